@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ether.h>
+
+#include "dataplane/counters.h"
+#include "dataplane/dp.h"
+
+#define DP_DROP_NAME(id, name, descr) [DP_DROP_##id] = name,
+static const char *const drop_names[DP_DROP_MAX] = {
+	DP_DROP_REASONS(DP_DROP_NAME)
+};
+#undef DP_DROP_NAME
+
+const char *
+dp_drop_name(enum dp_drop reason)
+{
+	return reason < DP_DROP_MAX ? drop_names[reason] : "?";
+}
+
+void
+dp_counters_add(struct dp_counters *sum, const struct dp_counters *c)
+{
+	unsigned int r;
+
+	sum->rx_packets += c->rx_packets;
+	sum->rx_bytes += c->rx_bytes;
+	sum->tx_packets += c->tx_packets;
+	sum->tx_bytes += c->tx_bytes;
+	for (r = 0; r < DP_DROP_MAX; r++)
+		sum->drops[r] += c->drops[r];
+}
+
+uint64_t
+dp_counters_dropped(const struct dp_counters *c)
+{
+	uint64_t n = 0;
+	unsigned int r;
+
+	for (r = 0; r < DP_DROP_MAX; r++)
+		n += c->drops[r];
+	return n;
+}
+
+void
+dp_port_counters(const struct dp *dp, uint16_t port_id,
+		 struct dp_counters *out)
+{
+	unsigned int w;
+
+	memset(out, 0, sizeof(*out));
+	for (w = 0; w < dp->nworkers; w++)
+		dp_counters_add(out, &dp->lc[w]->cnt[port_id]);
+}
+
+static void
+dp_total_counters(const struct dp *dp, struct dp_counters *out)
+{
+	struct dp_counters c;
+	unsigned int i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < dp->nports; i++) {
+		dp_port_counters(dp, dp->port_list[i], &c);
+		dp_counters_add(out, &c);
+	}
+}
+
+void
+dp_stats_print(const struct dp *dp, FILE *out)
+{
+	struct dp_counters c, total;
+	unsigned int i, r;
+
+	fprintf(out, "%-10s %12s %14s %12s %14s %12s\n", "port",
+		"rx-packets", "rx-bytes", "tx-packets", "tx-bytes", "dropped");
+	for (i = 0; i < dp->nports; i++) {
+		const struct dp_port *p = &dp->ports[dp->port_list[i]];
+
+		dp_port_counters(dp, p->port_id, &c);
+		fprintf(out, "%-10s %12" PRIu64 " %14" PRIu64 " %12" PRIu64
+			" %14" PRIu64 " %12" PRIu64 "\n", p->name,
+			c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
+			dp_counters_dropped(&c));
+	}
+	dp_total_counters(dp, &total);
+	fprintf(out, "%-10s %12" PRIu64 " %14" PRIu64 " %12" PRIu64
+		" %14" PRIu64 " %12" PRIu64 "\n", "total",
+		total.rx_packets, total.rx_bytes, total.tx_packets,
+		total.tx_bytes, dp_counters_dropped(&total));
+	fprintf(out, "drops:");
+	for (r = 0; r < DP_DROP_MAX; r++)
+		if (total.drops[r] != 0)
+			fprintf(out, " %s=%" PRIu64, drop_names[r],
+				total.drops[r]);
+	if (dp_counters_dropped(&total) == 0)
+		fprintf(out, " none");
+	fprintf(out, "\nmbufs: %u in pool, %u in use at exit\n",
+		dp->pool_size, dp->pool_size - dp->pool_avail_exit);
+}
+
+static void
+json_counters(FILE *f, const struct dp_counters *c, const char *indent)
+{
+	unsigned int r;
+
+	fprintf(f, "%s\"rx_packets\": %" PRIu64 ", \"rx_bytes\": %" PRIu64
+		", \"tx_packets\": %" PRIu64 ", \"tx_bytes\": %" PRIu64
+		", \"dropped\": %" PRIu64 ",\n%s\"drops\": {", indent,
+		c->rx_packets, c->rx_bytes, c->tx_packets, c->tx_bytes,
+		dp_counters_dropped(c), indent);
+	for (r = 0; r < DP_DROP_MAX; r++)
+		fprintf(f, "%s\"%s\": %" PRIu64, r ? ", " : "", drop_names[r],
+			c->drops[r]);
+	fprintf(f, "}");
+}
+
+/*
+ * One JSON document with every counter.  Names are ours (port names,
+ * drop reason names) and contain no character that needs escaping: the
+ * loader only accepts [A-Za-z0-9_.-] in names.
+ */
+int
+dp_stats_json(const struct dp *dp, const char *path)
+{
+	struct dp_counters c, total;
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	unsigned int i, r;
+	FILE *f;
+
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -errno;
+	fprintf(f, "{\n  \"version\": 1,\n  \"ports\": {");
+	for (i = 0; i < dp->nports; i++) {
+		const struct dp_port *p = &dp->ports[dp->port_list[i]];
+
+		dp_port_counters(dp, p->port_id, &c);
+		rte_ether_format_addr(mac, sizeof(mac), &p->mac);
+		fprintf(f, "%s\n    \"%s\": {\"port_id\": %u, \"device\": \"%s\","
+			" \"mac\": \"%s\", \"mtu\": %u,\n", i ? "," : "",
+			p->name, p->port_id, p->device, mac, p->mtu);
+		json_counters(f, &c, "      ");
+		fprintf(f, "}");
+	}
+	dp_total_counters(dp, &total);
+	fprintf(f, "\n  },\n  \"drops\": {");
+	for (r = 0; r < DP_DROP_MAX; r++)
+		fprintf(f, "%s\"%s\": %" PRIu64, r ? ", " : "", drop_names[r],
+			total.drops[r]);
+	fprintf(f, "},\n  \"totals\": {\"rx_packets\": %" PRIu64
+		", \"rx_bytes\": %" PRIu64 ", \"tx_packets\": %" PRIu64
+		", \"tx_bytes\": %" PRIu64 ", \"dropped\": %" PRIu64 "},\n",
+		total.rx_packets, total.rx_bytes, total.tx_packets,
+		total.tx_bytes, dp_counters_dropped(&total));
+	fprintf(f, "  \"mbufs\": {\"pool_size\": %u, \"available_at_start\": %u,"
+		" \"available_at_exit\": %u, \"in_use_at_exit\": %u}\n}\n",
+		dp->pool_size, dp->pool_avail_start, dp->pool_avail_exit,
+		dp->pool_size - dp->pool_avail_exit);
+	if (fclose(f) != 0)
+		return -errno;
+	return 0;
+}

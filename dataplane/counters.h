@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Counters.  Each worker owns a struct dp_counters per port and adds to it
+ * with plain increments; the main thread sums the workers' copies when it
+ * reports.  Nothing on the fast path is shared between lcores.
+ */
+#ifndef IPSECGW_COUNTERS_H
+#define IPSECGW_COUNTERS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/*
+ * Every reason a packet can be dropped, named once.  The text is what
+ * --stats-json, the exit table and (later) ipsecctl print; tests assert on
+ * it, so a name, once shipped, stays.
+ */
+#define DP_DROP_REASONS(X)                                                 \
+	X(NOT_IP, "not-ip", "runt frame or ethertype neither IPv4 nor IPv6")  \
+	X(BAD_HEADER, "bad-header", "truncated or inconsistent IP header")    \
+	X(BAD_CHECKSUM, "bad-checksum", "IPv4 header checksum wrong")         \
+	X(OTHER_HOST, "other-host", "unicast to another MAC address")         \
+	X(MARTIAN, "martian", "source or destination never forwarded")        \
+	X(MULTICAST, "multicast", "multicast or broadcast destination")       \
+	X(NO_ROUTE, "no-route", "no route to the destination")                \
+	X(NO_NEIGHBOR, "no-neighbor", "next hop has no link-layer address")   \
+	X(TTL_EXCEEDED, "ttl-exceeded", "TTL or hop limit expired")           \
+	X(MTU, "mtu", "larger than the output port's MTU")                    \
+	X(LOCAL, "local", "addressed to the gateway itself")                  \
+	X(TX_FULL, "tx-full", "output queue full")
+
+#define DP_DROP_ENUM(id, name, descr) DP_DROP_##id,
+enum dp_drop {
+	DP_DROP_REASONS(DP_DROP_ENUM)
+	DP_DROP_MAX
+};
+#undef DP_DROP_ENUM
+
+struct dp_counters {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+	uint64_t drops[DP_DROP_MAX];
+};
+
+struct dp;
+
+/* counters.c APIs: */
+const char *dp_drop_name(enum dp_drop reason);
+void dp_counters_add(struct dp_counters *sum, const struct dp_counters *c);
+uint64_t dp_counters_dropped(const struct dp_counters *c);
+/* Sum of every worker's counters for one ethdev port. */
+void dp_port_counters(const struct dp *dp, uint16_t port_id,
+		      struct dp_counters *out);
+void dp_stats_print(const struct dp *dp, FILE *out);
+int dp_stats_json(const struct dp *dp, const char *path);
+
+#endif /* IPSECGW_COUNTERS_H */

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The dataplane's state: ports, tables, and the per-lcore contexts of the
+ * workers.  One struct dp per process, built by the main thread before the
+ * workers start.
+ */
+#ifndef IPSECGW_DP_H
+#define IPSECGW_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_spinlock.h>
+
+#include "control/config.h"
+#include "dataplane/counters.h"
+
+#define DP_BURST 32
+#define DP_MAX_PORTS RTE_MAX_ETHPORTS
+#define DP_MAX_RXQ_PER_LCORE 64
+
+struct neigh_table;
+struct fib;
+
+struct dp_port {
+	bool used;		/* configured and started */
+	uint16_t port_id;
+	char name[CFG_NAME_MAX];
+	char device[CFG_DEVNAME_MAX];
+	struct rte_ether_addr mac;
+	uint16_t mtu;		/* largest IP packet sent on this port */
+	uint16_t nb_rxq;
+	uint16_t nb_txq;
+	/*
+	 * A virtual device may offer fewer tx queues than there are
+	 * workers (net_pcap has one per file).  Then workers share a queue
+	 * under txq_lock[q]; on real NICs every worker has its own queue and
+	 * the lock is never taken.
+	 */
+	bool txq_shared;
+	rte_spinlock_t txq_lock[RTE_MAX_LCORE];
+};
+
+struct dp_rxq {
+	uint16_t port;
+	uint16_t queue;
+};
+
+struct dp_txbuf {
+	uint16_t n;
+	struct rte_mbuf *m[DP_BURST];
+};
+
+/* Everything a worker touches on the fast path. */
+struct dp_lcore {
+	struct dp *dp;
+	unsigned int lcore_id;
+	unsigned int worker;	/* 0 .. nworkers-1 */
+	unsigned int nrxq;
+	struct dp_rxq rxq[DP_MAX_RXQ_PER_LCORE];
+	uint16_t txq[DP_MAX_PORTS];	/* this worker's queue per port */
+	struct dp_txbuf tx[DP_MAX_PORTS];
+	struct dp_counters cnt[DP_MAX_PORTS];
+} __rte_cache_aligned;
+
+struct dp {
+	unsigned int nworkers;
+	struct dp_lcore *lc[RTE_MAX_LCORE];	/* by worker index */
+
+	struct rte_mempool *pool;
+	unsigned int pool_size;
+	unsigned int pool_avail_start;
+	unsigned int pool_avail_exit;
+
+	struct dp_port ports[DP_MAX_PORTS];
+	uint16_t port_list[DP_MAX_PORTS];	/* used ports, config order */
+	unsigned int nports;
+
+	struct fib *fib;
+	struct neigh_table *neigh;
+
+	volatile bool quit;
+};
+
+/* port.c APIs: */
+int dp_ports_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err);
+int dp_ports_start(struct dp *dp);
+void dp_ports_close(struct dp *dp);
+
+/* apply.c APIs: */
+int dp_apply(struct dp *dp, const struct cfg *cfg, struct cfg_err *err);
+
+/* worker.c APIs: */
+int dp_worker_main(void *arg);
+/* Received packets so far, over all workers (for --idle-exit). */
+uint64_t dp_rx_total(const struct dp *dp);
+
+#endif /* IPSECGW_DP_H */

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_malloc.h>
+
+#include "dataplane/neigh.h"
+
+struct neigh_table {
+	struct rte_hash *h;
+	struct neigh_entry *entries;
+	uint32_t *free_idx;		/* stack of unused entries */
+	uint32_t nfree;
+	uint32_t max;
+};
+
+struct neigh_table *
+neigh_table_create(const char *name, uint32_t max, int socket)
+{
+	struct neigh_table *t;
+	struct rte_hash_parameters p = {
+		.name = name,
+		.entries = max,
+		.key_len = sizeof(struct neigh_key),
+		.hash_func = rte_jhash,
+		.socket_id = socket,
+		/* Workers read while the control thread writes. */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+
+	t = rte_zmalloc_socket("neigh", sizeof(*t), 0, socket);
+	if (t == NULL)
+		return NULL;
+	t->max = max;
+	t->entries = rte_calloc_socket("neigh_entries", max,
+				       sizeof(*t->entries), 0, socket);
+	t->free_idx = rte_calloc_socket("neigh_free", max,
+					sizeof(*t->free_idx), 0, socket);
+	t->h = rte_hash_create(&p);
+	if (t->entries == NULL || t->free_idx == NULL || t->h == NULL) {
+		neigh_table_free(t);
+		return NULL;
+	}
+	for (t->nfree = 0; t->nfree < max; t->nfree++)
+		t->free_idx[t->nfree] = max - 1 - t->nfree;
+	return t;
+}
+
+void
+neigh_table_free(struct neigh_table *t)
+{
+	if (t == NULL)
+		return;
+	rte_hash_free(t->h);
+	rte_free(t->entries);
+	rte_free(t->free_idx);
+	rte_free(t);
+}
+
+void
+neigh_key_make(struct neigh_key *k, uint16_t port, int family,
+	       const void *addr)
+{
+	memset(k, 0, sizeof(*k));
+	k->port = port;
+	k->family = family;
+	memcpy(k->addr, addr, family == AF_INET ? 4 : 16);
+}
+
+int
+neigh_add(struct neigh_table *t, const struct neigh_key *k,
+	  const struct rte_ether_addr *lladdr, bool is_static)
+{
+	struct neigh_entry *e;
+	void *data;
+	int rc;
+
+	if (rte_hash_lookup_data(t->h, k, &data) >= 0) {
+		/*
+		 * Replace in place.  The link-layer address is six bytes a
+		 * worker may read while it changes; a torn read costs one
+		 * misaddressed frame while a neighbor moves, which ARP has
+		 * always tolerated.
+		 */
+		e = data;
+		e->lladdr = *lladdr;
+		e->is_static = is_static;
+		return 0;
+	}
+	if (t->nfree == 0)
+		return -ENOSPC;
+	e = &t->entries[t->free_idx[t->nfree - 1]];
+	e->key = *k;
+	e->lladdr = *lladdr;
+	e->is_static = is_static;
+	rc = rte_hash_add_key_data(t->h, k, e);
+	if (rc < 0)
+		return rc;
+	t->nfree--;
+	return 0;
+}
+
+/*
+ * With lock-free readers the hash keeps a deleted key's slot until it is
+ * freed by position, and the entry must outlive any reader.  Today nothing
+ * deletes while workers run (static entries only); when ARP expiry and the
+ * control socket arrive, the free below moves behind an RCU grace period.
+ */
+int
+neigh_del(struct neigh_table *t, const struct neigh_key *k)
+{
+	void *data;
+	int32_t pos;
+
+	if (rte_hash_lookup_data(t->h, k, &data) < 0)
+		return -ENOENT;
+	pos = rte_hash_del_key(t->h, k);
+	if (pos < 0)
+		return pos;
+	rte_hash_free_key_with_position(t->h, pos);
+	t->free_idx[t->nfree++] =
+		(uint32_t)((struct neigh_entry *)data - t->entries);
+	return 0;
+}
+
+const struct neigh_entry *
+neigh_lookup(const struct neigh_table *t, const struct neigh_key *k)
+{
+	void *data;
+
+	if (rte_hash_lookup_data(t->h, k, &data) < 0)
+		return NULL;
+	return data;
+}
+
+uint32_t
+neigh_count(const struct neigh_table *t)
+{
+	return rte_hash_count(t->h);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The neighbor table: (port, IP address) -> link-layer address.
+ *
+ * Today it holds the static entries of the configuration; ARP and ND fill
+ * it in a later issue.  The hash is created for lock-free concurrent
+ * reads, so that the control thread can add entries while workers look
+ * them up.
+ */
+#ifndef IPSECGW_NEIGH_H
+#define IPSECGW_NEIGH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+
+struct neigh_key {
+	uint16_t port;
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint8_t pad;		/* zero: the key is hashed as bytes */
+	uint8_t addr[16];	/* IPv4 in addr[0..3], rest zero */
+};
+
+struct neigh_entry {
+	struct neigh_key key;
+	struct rte_ether_addr lladdr;
+	bool is_static;
+};
+
+struct neigh_table;
+
+/* neigh.c APIs: */
+struct neigh_table *neigh_table_create(const char *name, uint32_t max,
+				       int socket);
+void neigh_table_free(struct neigh_table *t);
+void neigh_key_make(struct neigh_key *k, uint16_t port, int family,
+		    const void *addr);
+/* Add or replace.  Return 0, or a negative errno. */
+int neigh_add(struct neigh_table *t, const struct neigh_key *k,
+	      const struct rte_ether_addr *lladdr, bool is_static);
+int neigh_del(struct neigh_table *t, const struct neigh_key *k);
+/* NULL when absent.  Safe from a worker. */
+const struct neigh_entry *neigh_lookup(const struct neigh_table *t,
+				       const struct neigh_key *k);
+uint32_t neigh_count(const struct neigh_table *t);
+
+#endif /* IPSECGW_NEIGH_H */

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <rte_byteorder.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
+#include <rte_malloc.h>
+
+#include "dataplane/route.h"
+
+struct fib {
+	struct rte_lpm *lpm4;
+	struct rte_lpm6 *lpm6;
+	struct nexthop *nh;	/* nh[0] is never used: refs pin it */
+	uint32_t max_nh;
+	uint32_t used_nh;
+};
+
+struct fib *
+fib_create(const char *name, uint32_t max_v4, uint32_t max_v6,
+	   uint32_t max_nexthops, int socket)
+{
+	char n[RTE_LPM_NAMESIZE];
+	struct fib *fib;
+
+	fib = rte_zmalloc_socket("fib", sizeof(*fib), 0, socket);
+	if (fib == NULL)
+		return NULL;
+	fib->max_nh = max_nexthops;
+	fib->nh = rte_calloc_socket("fib_nh", max_nexthops,
+				    sizeof(*fib->nh), 0, socket);
+	if (fib->nh == NULL)
+		goto fail;
+
+	/*
+	 * tbl8 groups bound how many /25../32 routes can share a /24; 8k
+	 * groups (8 MiB) is generous for a gateway's own table and keeps
+	 * the footprint within --no-huge -m 512.
+	 */
+	struct rte_lpm_config c4 = {
+		.max_rules = max_v4,
+		.number_tbl8s = 1 << 13,
+	};
+	snprintf(n, sizeof(n), "%s_v4", name);
+	fib->lpm4 = rte_lpm_create(n, socket, &c4);
+	if (fib->lpm4 == NULL)
+		goto fail;
+
+	struct rte_lpm6_config c6 = {
+		.max_rules = max_v6,
+		.number_tbl8s = 1 << 14,
+	};
+	snprintf(n, sizeof(n), "%s_v6", name);
+	fib->lpm6 = rte_lpm6_create(n, socket, &c6);
+	if (fib->lpm6 == NULL)
+		goto fail;
+	return fib;
+fail:
+	fib_free(fib);
+	return NULL;
+}
+
+void
+fib_free(struct fib *fib)
+{
+	if (fib == NULL)
+		return;
+	rte_lpm_free(fib->lpm4);
+	rte_lpm6_free(fib->lpm6);
+	rte_free(fib->nh);
+	rte_free(fib);
+}
+
+static bool
+nh_same(const struct nexthop *a, const struct nexthop *b)
+{
+	if (a->type != b->type)
+		return false;
+	if (a->type == NH_LOCAL)
+		return true;
+	if (a->port != b->port)
+		return false;
+	if (a->type == NH_CONNECTED)
+		return true;
+	return a->family == b->family &&
+	       memcmp(a->via, b->via, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* Index of an entry equal to nh, taking a reference; 0 when full. */
+static uint32_t
+nh_get(struct fib *fib, const struct nexthop *nh)
+{
+	uint32_t i, free_slot = 0;
+
+	for (i = 1; i < fib->max_nh; i++) {
+		if (fib->nh[i].refs == 0) {
+			if (free_slot == 0)
+				free_slot = i;
+			continue;
+		}
+		if (nh_same(&fib->nh[i], nh)) {
+			fib->nh[i].refs++;
+			return i;
+		}
+	}
+	if (free_slot == 0)
+		return 0;
+	fib->nh[free_slot] = *nh;
+	fib->nh[free_slot].refs = 1;
+	fib->used_nh++;
+	return free_slot;
+}
+
+static void
+nh_put(struct fib *fib, uint32_t i)
+{
+	if (i == 0 || i >= fib->max_nh || fib->nh[i].refs == 0)
+		return;
+	if (--fib->nh[i].refs == 0)
+		fib->used_nh--;
+}
+
+static uint32_t
+prefix_v4(const struct cfg_prefix *p)
+{
+	uint32_t a;
+
+	memcpy(&a, p->addr.a, 4);
+	return rte_be_to_cpu_32(a);
+}
+
+/* Current next hop index of a prefix, or 0 when it has no route. */
+static uint32_t
+fib_current(struct fib *fib, const struct cfg_prefix *p)
+{
+	uint32_t cur = 0;
+
+	if (p->addr.family == AF_INET) {
+		if (rte_lpm_is_rule_present(fib->lpm4, prefix_v4(p), p->len,
+					    &cur) != 1)
+			return 0;
+	} else {
+		if (rte_lpm6_is_rule_present(fib->lpm6, p->addr.a, p->len,
+					     &cur) != 1)
+			return 0;
+	}
+	return cur;
+}
+
+int
+fib_add(struct fib *fib, const struct cfg_prefix *p, const struct nexthop *nh)
+{
+	uint32_t old, idx;
+	int rc;
+
+	if (p->addr.family != AF_INET && p->addr.family != AF_INET6)
+		return -EAFNOSUPPORT;
+	idx = nh_get(fib, nh);
+	if (idx == 0)
+		return -ENOSPC;
+	old = fib_current(fib, p);
+	if (p->addr.family == AF_INET)
+		rc = rte_lpm_add(fib->lpm4, prefix_v4(p), p->len, idx);
+	else
+		rc = rte_lpm6_add(fib->lpm6, p->addr.a, p->len, idx);
+	if (rc < 0) {
+		nh_put(fib, idx);
+		return rc;
+	}
+	nh_put(fib, old);
+	return 0;
+}
+
+int
+fib_del(struct fib *fib, const struct cfg_prefix *p)
+{
+	uint32_t old = fib_current(fib, p);
+	int rc;
+
+	if (old == 0)
+		return -ENOENT;
+	if (p->addr.family == AF_INET)
+		rc = rte_lpm_delete(fib->lpm4, prefix_v4(p), p->len);
+	else
+		rc = rte_lpm6_delete(fib->lpm6, p->addr.a, p->len);
+	if (rc < 0)
+		return rc;
+	nh_put(fib, old);
+	return 0;
+}
+
+void
+fib_lookup4_bulk(const struct fib *fib, const uint32_t *addrs,
+		 const struct nexthop **nh, unsigned int n)
+{
+	uint32_t hop[n];
+	unsigned int i;
+
+	/* rte_lpm_lookup_bulk marks hits with RTE_LPM_LOOKUP_SUCCESS. */
+	rte_lpm_lookup_bulk(fib->lpm4, addrs, hop, n);
+	for (i = 0; i < n; i++)
+		nh[i] = (hop[i] & RTE_LPM_LOOKUP_SUCCESS) ?
+			&fib->nh[hop[i] & 0x00ffffff] : NULL;
+}
+
+void
+fib_lookup6_bulk(const struct fib *fib, uint8_t (*addrs)[16],
+		 const struct nexthop **nh, unsigned int n)
+{
+	int32_t hop[n];
+	unsigned int i;
+
+	rte_lpm6_lookup_bulk_func(fib->lpm6, addrs, hop, n);
+	for (i = 0; i < n; i++)
+		nh[i] = hop[i] >= 0 ? &fib->nh[hop[i]] : NULL;
+}
+
+uint32_t
+fib_nexthops_used(const struct fib *fib)
+{
+	return fib->used_nh;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The FIB: IPv4 prefixes in rte_lpm, IPv6 prefixes in rte_lpm6, both
+ * pointing at an index into one table of next hops.
+ *
+ * Next hops are shared: every route "via 192.168.0.254 dev wan0" uses the
+ * same entry, so that an LPM result is a small integer and a next hop
+ * change touches one place.  Entries are reference counted by the routes
+ * that use them.
+ */
+#ifndef IPSECGW_ROUTE_H
+#define IPSECGW_ROUTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/config.h"
+
+enum nh_type {
+	NH_CONNECTED = 1,	/* on-link: the destination is the neighbor */
+	NH_VIA,			/* through a gateway on a port */
+	NH_LOCAL,		/* one of the gateway's own addresses */
+};
+
+struct nexthop {
+	uint8_t type;		/* enum nh_type */
+	uint8_t family;		/* of `via` */
+	uint16_t port;		/* output ethdev port (CONNECTED, VIA) */
+	uint8_t via[16];	/* gateway address (VIA) */
+	uint32_t refs;		/* routes using this entry; 0 = free */
+};
+
+struct fib;
+
+/* route.c APIs: */
+struct fib *fib_create(const char *name, uint32_t max_v4, uint32_t max_v6,
+		       uint32_t max_nexthops, int socket);
+void fib_free(struct fib *fib);
+/* Add or replace the route for a prefix.  Return 0 or a negative errno. */
+int fib_add(struct fib *fib, const struct cfg_prefix *p,
+	    const struct nexthop *nh);
+int fib_del(struct fib *fib, const struct cfg_prefix *p);
+/*
+ * Bulk lookups for the fast path: nh[i] is the next hop of addrs[i], or
+ * NULL without a route.  IPv4 addresses in host byte order.
+ */
+void fib_lookup4_bulk(const struct fib *fib, const uint32_t *addrs,
+		      const struct nexthop **nh, unsigned int n);
+void fib_lookup6_bulk(const struct fib *fib, uint8_t (*addrs)[16],
+		      const struct nexthop **nh, unsigned int n);
+uint32_t fib_nexthops_used(const struct fib *fib);
+
+#endif /* IPSECGW_ROUTE_H */
