@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of the FIB (dataplane/route.c) and the neighbor table
+ * (dataplane/neigh.c).  They need rte_malloc, so EAL runs in memory
+ * without hugepages, PCI or devices.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_byteorder.h>
+#include <rte_eal.h>
+
+#include "control/config.h"
+#include "dataplane/neigh.h"
+#include "dataplane/route.h"
+
+static unsigned int passed, failed;
+
+#define CHECK(cond, ...)                                       \
+	do {                                                   \
+		if (cond) {                                    \
+			passed++;                              \
+		} else {                                       \
+			failed++;                              \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+			printf(__VA_ARGS__);                   \
+			printf("\n");                          \
+		}                                              \
+	} while (0)
+
+static struct cfg_prefix
+pfx(const char *s)
+{
+	struct cfg_prefix p;
+
+	if (cfg_prefix_parse(s, &p) != 0) {
+		printf("bad prefix in test: %s\n", s);
+		memset(&p, 0, sizeof(p));
+	}
+	return p;
+}
+
+static struct nexthop
+via(uint16_t port, const char *addr)
+{
+	struct nexthop nh = { .type = NH_VIA, .port = port };
+	struct cfg_addr a;
+
+	cfg_addr_parse(addr, &a);
+	nh.family = a.family;
+	memcpy(nh.via, a.a, 16);
+	return nh;
+}
+
+static const struct nexthop *
+look4(struct fib *fib, const char *addr)
+{
+	const struct nexthop *nh;
+	struct cfg_addr a;
+	uint32_t v;
+
+	cfg_addr_parse(addr, &a);
+	memcpy(&v, a.a, 4);
+	v = rte_be_to_cpu_32(v);
+	fib_lookup4_bulk(fib, &v, &nh, 1);
+	return nh;
+}
+
+static const struct nexthop *
+look6(struct fib *fib, const char *addr)
+{
+	const struct nexthop *nh;
+	uint8_t a6[1][16];
+	struct cfg_addr a;
+
+	cfg_addr_parse(addr, &a);
+	memcpy(a6[0], a.a, 16);
+	fib_lookup6_bulk(fib, a6, &nh, 1);
+	return nh;
+}
+
+static bool
+is_via(const struct nexthop *nh, uint16_t port, const char *addr)
+{
+	struct nexthop want = via(port, addr);
+
+	return nh != NULL && nh->type == NH_VIA && nh->port == port &&
+	       memcmp(nh->via, want.via, want.family == AF_INET ? 4 : 16) == 0;
+}
+
+static void
+test_lpm4(void)
+{
+	struct fib *fib = fib_create("t4", 1024, 1024, 64, SOCKET_ID_ANY);
+	struct cfg_prefix p;
+	struct nexthop a = via(0, "192.168.0.2"), b = via(1, "10.0.0.2"),
+		       c = via(0, "192.168.0.3"), conn = { .type = NH_CONNECTED,
+							   .port = 1 };
+
+	CHECK(fib != NULL, "fib_create");
+	if (fib == NULL)
+		return;
+	CHECK(look4(fib, "10.1.2.3") == NULL, "empty table has no route");
+
+	p = pfx("0.0.0.0/0");
+	CHECK(fib_add(fib, &p, &a) == 0, "add default");
+	p = pfx("10.0.0.0/8");
+	CHECK(fib_add(fib, &p, &b) == 0, "add /8");
+	p = pfx("10.1.0.0/16");
+	CHECK(fib_add(fib, &p, &c) == 0, "add /16");
+	p = pfx("10.1.2.0/24");
+	CHECK(fib_add(fib, &p, &conn) == 0, "add /24 connected");
+	p = pfx("10.1.2.77/32");
+	CHECK(fib_add(fib, &p, &b) == 0, "add /32");
+
+	CHECK(is_via(look4(fib, "8.8.8.8"), 0, "192.168.0.2"), "default");
+	CHECK(is_via(look4(fib, "10.200.0.1"), 1, "10.0.0.2"), "/8 wins");
+	CHECK(is_via(look4(fib, "10.1.200.1"), 0, "192.168.0.3"), "/16 wins");
+	CHECK(look4(fib, "10.1.2.1") != NULL &&
+	      look4(fib, "10.1.2.1")->type == NH_CONNECTED, "/24 wins");
+	CHECK(is_via(look4(fib, "10.1.2.77"), 1, "10.0.0.2"), "/32 wins");
+	/* b is shared by the /8 and the /32: one next hop entry */
+	CHECK(fib_nexthops_used(fib) == 4, "shared next hops: %u",
+	      fib_nexthops_used(fib));
+
+	p = pfx("10.1.2.0/24");
+	CHECK(fib_del(fib, &p) == 0, "delete /24");
+	CHECK(is_via(look4(fib, "10.1.2.1"), 0, "192.168.0.3"),
+	      "after delete the /16 covers it");
+	CHECK(fib_nexthops_used(fib) == 3, "connected entry released");
+	CHECK(fib_del(fib, &p) != 0, "deleting twice fails");
+
+	/* replacing a route's next hop releases the old one */
+	p = pfx("10.1.0.0/16");
+	CHECK(fib_add(fib, &p, &a) == 0, "replace /16");
+	CHECK(is_via(look4(fib, "10.1.9.9"), 0, "192.168.0.2"), "replaced");
+	CHECK(fib_nexthops_used(fib) == 2, "old next hop released: %u",
+	      fib_nexthops_used(fib));
+	fib_free(fib);
+}
+
+static void
+test_lpm6(void)
+{
+	struct fib *fib = fib_create("t6", 1024, 1024, 64, SOCKET_ID_ANY);
+	struct cfg_prefix p;
+	struct nexthop a = via(0, "2001:db8::2"), b = via(1, "fd00::2"),
+		       local = { .type = NH_LOCAL };
+
+	CHECK(fib != NULL, "fib_create v6");
+	if (fib == NULL)
+		return;
+	p = pfx("::/0");
+	CHECK(fib_add(fib, &p, &a) == 0, "add ::/0");
+	p = pfx("2001:db8:100::/48");
+	CHECK(fib_add(fib, &p, &b) == 0, "add /48");
+	p = pfx("2001:db8:100::1/128");
+	CHECK(fib_add(fib, &p, &local) == 0, "add /128 local");
+
+	CHECK(is_via(look6(fib, "2001:db9::1"), 0, "2001:db8::2"), "v6 default");
+	CHECK(is_via(look6(fib, "2001:db8:100:5::1"), 1, "fd00::2"), "v6 /48");
+	CHECK(look6(fib, "2001:db8:100::1") != NULL &&
+	      look6(fib, "2001:db8:100::1")->type == NH_LOCAL, "v6 /128 local");
+	/* an IPv4 route does not answer IPv6 lookups and vice versa */
+	CHECK(look4(fib, "10.0.0.1") == NULL, "families are separate");
+	p = pfx("::/0");
+	CHECK(fib_del(fib, &p) == 0, "delete ::/0");
+	CHECK(look6(fib, "2001:db9::1") == NULL, "no default any more");
+	fib_free(fib);
+}
+
+static void
+test_neigh(void)
+{
+	struct neigh_table *t = neigh_table_create("tn", 8, SOCKET_ID_ANY);
+	struct rte_ether_addr m1 = { { 2, 0, 0, 0, 0, 1 } },
+			      m2 = { { 2, 0, 0, 0, 0, 2 } };
+	const struct neigh_entry *e;
+	struct neigh_key k, k6, kp;
+	struct cfg_addr a, a6;
+	unsigned int i;
+
+	CHECK(t != NULL, "neigh_table_create");
+	if (t == NULL)
+		return;
+	cfg_addr_parse("192.168.0.2", &a);
+	cfg_addr_parse("2001:db8::2", &a6);
+	neigh_key_make(&k, 0, AF_INET, a.a);
+	neigh_key_make(&k6, 0, AF_INET6, a6.a);
+	neigh_key_make(&kp, 1, AF_INET, a.a);
+	CHECK(neigh_lookup(t, &k) == NULL, "empty");
+	CHECK(neigh_add(t, &k, &m1, true) == 0, "add v4");
+	CHECK(neigh_add(t, &k6, &m2, true) == 0, "add v6");
+	e = neigh_lookup(t, &k);
+	CHECK(e != NULL && rte_is_same_ether_addr(&e->lladdr, &m1), "v4 found");
+	e = neigh_lookup(t, &k6);
+	CHECK(e != NULL && rte_is_same_ether_addr(&e->lladdr, &m2), "v6 found");
+	CHECK(neigh_lookup(t, &kp) == NULL, "same address, other port: absent");
+	CHECK(neigh_add(t, &k, &m2, true) == 0, "replace");
+	e = neigh_lookup(t, &k);
+	CHECK(e != NULL && rte_is_same_ether_addr(&e->lladdr, &m2), "replaced");
+	CHECK(neigh_count(t) == 2, "count %u", neigh_count(t));
+	CHECK(neigh_del(t, &k) == 0, "delete");
+	CHECK(neigh_lookup(t, &k) == NULL, "deleted");
+	CHECK(neigh_del(t, &k) != 0, "delete twice fails");
+	/* fill to capacity, then one more is refused */
+	for (i = 0; i < 7; i++) {
+		struct neigh_key kk;
+		uint8_t addr[4] = { 10, 0, 0, (uint8_t)(i + 1) };
+
+		neigh_key_make(&kk, 2, AF_INET, addr);
+		CHECK(neigh_add(t, &kk, &m1, false) == 0, "fill %u", i);
+	}
+	CHECK(neigh_add(t, &k, &m1, false) != 0, "full table refuses");
+	neigh_table_free(t);
+}
+
+int
+main(int argc, char **argv)
+{
+	char prefix[64];
+	char *eal[] = { argv[0], "--no-huge", "-m", "256", "--no-pci",
+			"--no-shconf", "--in-memory", "--log-level=*:error",
+			"--file-prefix", prefix, "-l", "0", NULL };
+
+	(void)argc;
+	snprintf(prefix, sizeof(prefix), "test_route_%d", (int)getpid());
+	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0) {
+		printf("cannot initialise EAL\n");
+		return 1;
+	}
+	test_lpm4();
+	test_lpm6();
+	test_neigh();
+	rte_eal_cleanup();
+	printf("%u passed, %u failed\n", passed, failed);
+	return failed == 0 ? 0 : 1;
+}
