@@ -1,0 +1,2344 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * YAML configuration loader: text -> struct cfg, with every problem
+ * reported as "file:line:col: message".
+ *
+ * The work is done in three layers:
+ *   - scalars: numbers, booleans, addresses, prefixes, names, hex keys;
+ *   - entries: one port, interface, SA, ... (cfg_parse_*_entry, shared
+ *     with the control socket), which check what one entry can check;
+ *   - cfg_validate: what needs several entries (names, reqids, tunnels).
+ * Each layer reports and goes on, so that one run shows every mistake.
+ *
+ * Choices where the contract is silent (see also DESIGN.md):
+ *   - spi is 256..2^32-1: SPIs 1..255 are reserved by RFC 4303, 0 means
+ *     "no SA".
+ *   - reqid is 1..2^32-1; 0 means "not assigned yet".  An interface without
+ *     one gets the lowest unused reqid when the configuration is validated,
+ *     and keeps it on later validations (the socket re-validates).
+ *   - replay-window is 0..2^20 packets (0 turns anti-replay off);
+ *     librte_ipsec takes large windows, 2^20 is a sanity bound.
+ *   - mtu is 68..65535 (RFC 791), and at least 1280 (RFC 8200) where IPv6
+ *     is carried: a port with an IPv6 address, an interface with ipv6 on.
+ *   - decimal numbers with a leading zero are refused: YAML 1.1 would read
+ *     them as octal, so "010" is ambiguous.
+ *   - scalars are read by their text whatever their quoting: "100" and 100
+ *     are the same number, so JSON requests with quoted numbers work.
+ *   - a null value (empty, "~", "null") is an empty section or an empty
+ *     address list, and an error anywhere else.
+ *   - a static neighbor's port must have an address of the neighbor's
+ *     family, otherwise it could never be used.
+ *   - two ports may not use the same ethdev port id or device name.
+ *
+ * Keys never appear in a message, and the buffers that held them (the
+ * file, libyaml's buffers and nodes, half-parsed SAs) are wiped.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <yaml.h>
+
+#include "control/config.h"
+#include "control/config_parse.h"
+
+#define CFG_SPI_MIN 256u
+#define CFG_REPLAY_MAX (1u << 20)
+#define CFG_MTU_MIN 68u
+#define CFG_MTU_MIN_V6 1280u
+#define CFG_MTU_MAX 65535u
+#define CFG_PORT_ID_MAX 65535u
+#define CFG_SHOW_MAX 40		/* chars of a user's value echoed back */
+
+/* ---------------------------------------------------------------------- */
+/* Algorithms */
+
+struct cfg_alg {
+	const char *name;
+	unsigned int keylen;
+};
+
+#define CFG_ALG_ENTRY(id, name, keylen) { name, keylen },
+static const struct cfg_alg cfg_aead_tab[] = { CFG_AEAD_ALGS(CFG_ALG_ENTRY) };
+static const struct cfg_alg cfg_enc_tab[] = { CFG_ENC_ALGS(CFG_ALG_ENTRY) };
+static const struct cfg_alg cfg_auth_tab[] = { CFG_AUTH_ALGS(CFG_ALG_ENTRY) };
+#undef CFG_ALG_ENTRY
+
+#define CFG_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *cfg_aead_name(enum cfg_aead a)
+{
+	return (unsigned int)a < CFG_AEAD_MAX ? cfg_aead_tab[a].name : "?";
+}
+
+const char *cfg_enc_name(enum cfg_enc a)
+{
+	return (unsigned int)a < CFG_ENC_MAX ? cfg_enc_tab[a].name : "?";
+}
+
+const char *cfg_auth_name(enum cfg_auth a)
+{
+	return (unsigned int)a < CFG_AUTH_MAX ? cfg_auth_tab[a].name : "?";
+}
+
+unsigned int cfg_aead_keylen(enum cfg_aead a)
+{
+	return (unsigned int)a < CFG_AEAD_MAX ? cfg_aead_tab[a].keylen : 0;
+}
+
+unsigned int cfg_enc_keylen(enum cfg_enc a)
+{
+	return (unsigned int)a < CFG_ENC_MAX ? cfg_enc_tab[a].keylen : 0;
+}
+
+unsigned int cfg_auth_keylen(enum cfg_auth a)
+{
+	return (unsigned int)a < CFG_AUTH_MAX ? cfg_auth_tab[a].keylen : 0;
+}
+
+/* Index of name in tab, skipping entry 0 (NONE); -1 if absent. */
+static int cfg_alg_lookup(const struct cfg_alg *tab, size_t n,
+			  const char *name)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (strcmp(tab[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* "aes-gcm-128, aes-gcm-192, ..." for messages. */
+static void cfg_alg_list(const struct cfg_alg *tab, size_t n, char *buf,
+			 size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 1; i < n && off < len; i++) {
+		int w = snprintf(buf + off, len - off, "%s%s",
+				 i > 1 ? ", " : "", tab[i].name);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Error sink */
+
+void cfg_err_init(struct cfg_err *err, FILE *out, unsigned int max)
+{
+	memset(err, 0, sizeof(*err));
+	err->out = out;
+	err->max = max;
+}
+
+void cfg_err_free(struct cfg_err *err)
+{
+	unsigned int i;
+
+	if (err == NULL)
+		return;
+	for (i = 0; i < err->nmsgs; i++)
+		free(err->msgs[i]);
+	free(err->msgs);
+	err->msgs = NULL;
+	err->nmsgs = 0;
+	err->count = 0;
+}
+
+void cfg_errorf(struct cfg_err *err, const struct cfg_pos *pos,
+		const char *fmt, ...)
+{
+	char *text = NULL, *msg = NULL;
+	va_list ap;
+	int r;
+
+	if (err == NULL)
+		return;
+	err->count++;
+
+	va_start(ap, fmt);
+	r = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		text = NULL;
+
+	/* A position without a line is a whole-file problem ("cannot open"). */
+	if (pos == NULL)
+		r = asprintf(&msg, "%s", text ? text : "(out of memory)");
+	else if (pos->line == 0)
+		r = asprintf(&msg, "%s: %s", pos->file ? pos->file : "-",
+			     text ? text : "(out of memory)");
+	else
+		r = asprintf(&msg, "%s:%u:%u: %s", pos->file ? pos->file : "-",
+			     pos->line, pos->col,
+			     text ? text : "(out of memory)");
+	free(text);
+	if (r < 0)
+		msg = NULL;
+
+	if (err->out != NULL)
+		fprintf(err->out, "%s\n", msg ? msg : "(out of memory)");
+
+	if (msg != NULL && err->nmsgs < err->max) {
+		char **m = realloc(err->msgs, (err->nmsgs + 1) * sizeof(*m));
+
+		if (m != NULL) {
+			err->msgs = m;
+			err->msgs[err->nmsgs++] = msg;
+			msg = NULL;
+		}
+	}
+	free(msg);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Addresses */
+
+int cfg_addr_parse(const char *s, struct cfg_addr *a)
+{
+	struct cfg_addr tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (inet_pton(AF_INET, s, tmp.a) == 1)
+		tmp.family = AF_INET;
+	else if (inet_pton(AF_INET6, s, tmp.a) == 1)
+		tmp.family = AF_INET6;
+	else
+		return -1;
+	*a = tmp;
+	return 0;
+}
+
+static unsigned int cfg_addr_bits(const struct cfg_addr *a)
+{
+	return a->family == AF_INET ? 32 : 128;
+}
+
+/* 0, or which part is wrong: -1 no "/", -2 address, -3 length. */
+static int cfg_prefix_parse_why(const char *s, struct cfg_prefix *p)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(s, '/');
+	const char *l;
+	size_t alen;
+	unsigned int len = 0;
+	struct cfg_addr a;
+
+	if (slash == NULL)
+		return -1;
+	alen = (size_t)(slash - s);
+	if (alen >= sizeof(buf))
+		return -2;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	if (cfg_addr_parse(buf, &a) < 0)
+		return -2;
+	l = slash + 1;
+	/* Plain decimal only: strtoul would take " 24", "+24" and "0x18". */
+	if (*l == '\0' || strlen(l) > 3)
+		return -3;
+	for (; *l != '\0'; l++) {
+		if (!isdigit((unsigned char)*l))
+			return -3;
+		len = len * 10 + (unsigned int)(*l - '0');
+	}
+	if (len > cfg_addr_bits(&a))
+		return -3;
+	p->addr = a;
+	p->len = (uint8_t)len;
+	return 0;
+}
+
+int cfg_prefix_parse(const char *s, struct cfg_prefix *p)
+{
+	return cfg_prefix_parse_why(s, p) == 0 ? 0 : -1;
+}
+
+const char *cfg_addr_str(const struct cfg_addr *a, char *buf, size_t len)
+{
+	if (a->family != AF_INET && a->family != AF_INET6) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	if (inet_ntop(a->family, a->a, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+bool cfg_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
+{
+	if (a->family != b->family)
+		return false;
+	return memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+static bool cfg_prefix_eq(const struct cfg_prefix *a,
+			  const struct cfg_prefix *b)
+{
+	return a->len == b->len && cfg_addr_eq(&a->addr, &b->addr);
+}
+
+/* Clear the host bits of p; true if any was set. */
+static bool cfg_prefix_clear_host(struct cfg_prefix *p)
+{
+	unsigned int bytes = cfg_addr_bits(&p->addr) / 8, i;
+	bool had = false;
+
+	for (i = 0; i < bytes; i++) {
+		unsigned int first = i * 8;
+		uint8_t mask;
+
+		if (first >= p->len)
+			mask = 0;
+		else if (first + 8 <= p->len)
+			mask = 0xff;
+		else
+			mask = (uint8_t)(0xff00 >> (p->len - first));
+		if (p->addr.a[i] & (uint8_t)~mask)
+			had = true;
+		p->addr.a[i] &= mask;
+	}
+	return had;
+}
+
+static const char *cfg_family_name(int family)
+{
+	return family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6" : "?";
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lookups */
+
+const struct cfg_port *cfg_port_find(const struct cfg *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nports; i++)
+		if (strcmp(cfg->ports[i].name, name) == 0)
+			return &cfg->ports[i];
+	return NULL;
+}
+
+const struct cfg_interface *cfg_interface_find(const struct cfg *cfg,
+					       const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ninterfaces; i++)
+		if (strcmp(cfg->interfaces[i].name, name) == 0)
+			return &cfg->interfaces[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Free */
+
+void cfg_free(struct cfg *cfg)
+{
+	if (cfg == NULL)
+		return;
+	if (cfg->sas != NULL)
+		explicit_bzero(cfg->sas, cfg->nsas * sizeof(*cfg->sas));
+	free(cfg->sas);
+	free(cfg->ports);
+	free(cfg->neighbors);
+	free(cfg->interfaces);
+	free(cfg->routes);
+	free(cfg->file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Parse context and scalars */
+
+void cfg_ctx_init(struct cfg_ctx *ctx, const char *file, yaml_document_t *doc,
+		  struct cfg_err *err)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->file = file;
+	ctx->doc = doc;
+	ctx->err = err;
+}
+
+struct cfg_pos cfg_node_pos(const struct cfg_ctx *ctx, const yaml_node_t *node)
+{
+	struct cfg_pos pos = { .file = ctx->file, .line = 0, .col = 0 };
+
+	if (node != NULL) {
+		pos.line = (unsigned int)node->start_mark.line + 1;
+		pos.col = (unsigned int)node->start_mark.column + 1;
+	}
+	return pos;
+}
+
+/* Report at node, prefixed with the entry label. */
+static void cfg_perr(struct cfg_ctx *ctx, const yaml_node_t *node,
+		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void cfg_perr(struct cfg_ctx *ctx, const yaml_node_t *node,
+		     const char *fmt, ...)
+{
+	struct cfg_pos pos = cfg_node_pos(ctx, node);
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (ctx->where[0] != '\0')
+		cfg_errorf(ctx->err, &pos, "%s: %s", ctx->where, text);
+	else
+		cfg_errorf(ctx->err, &pos, "%s", text);
+}
+
+/* A user's value made safe to echo: printable, bounded, never a key. */
+static const char *cfg_show(const char *s, char *buf, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; s[i] != '\0' && o + 4 < len; i++) {
+		if (i == CFG_SHOW_MAX) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		buf[o++] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+#define CFG_SHOWBUF (CFG_SHOW_MAX + 8)
+
+static yaml_node_t *cfg_node(struct cfg_ctx *ctx, int id)
+{
+	return yaml_document_get_node(ctx->doc, id);
+}
+
+static const char *cfg_node_type_name(const yaml_node_t *node)
+{
+	switch (node->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+/* Plain "", "~" or "null": YAML's null, which libyaml leaves as text. */
+static bool cfg_is_null(const yaml_node_t *node)
+{
+	const char *v;
+
+	if (node == NULL)
+		return true;
+	if (node->type != YAML_SCALAR_NODE ||
+	    node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = (const char *)node->data.scalar.value;
+	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+const char *cfg_parse_scalar(struct cfg_ctx *ctx, yaml_node_t *node,
+			     const char *field)
+{
+	const char *v;
+
+	if (node->type != YAML_SCALAR_NODE) {
+		cfg_perr(ctx, node, "%s: expected a scalar value, got %s",
+			 field, cfg_node_type_name(node));
+		return NULL;
+	}
+	if (cfg_is_null(node)) {
+		cfg_perr(ctx, node, "%s: needs a value", field);
+		return NULL;
+	}
+	v = (const char *)node->data.scalar.value;
+	/* "\0" in a double-quoted scalar would silently cut the text short. */
+	if (strlen(v) != node->data.scalar.length) {
+		cfg_perr(ctx, node, "%s: contains a NUL character", field);
+		return NULL;
+	}
+	return v;
+}
+
+/* 0, -1 not a number, -2 too large for 64 bits. */
+static int cfg_str_to_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		p = s + 2;
+		if (*p == '\0')
+			return -1;
+		for (; *p != '\0'; p++) {
+			unsigned int d;
+
+			if (!isxdigit((unsigned char)*p))
+				return -1;
+			d = isdigit((unsigned char)*p) ?
+				(unsigned int)(*p - '0') :
+				(unsigned int)(tolower((unsigned char)*p) -
+					       'a' + 10);
+			if (v > (UINT64_MAX >> 4))
+				return -2;
+			v = (v << 4) | d;
+		}
+	} else {
+		if (s[0] == '\0' || (s[0] == '0' && s[1] != '\0'))
+			return -1;
+		for (p = s; *p != '\0'; p++) {
+			unsigned int d;
+
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			d = (unsigned int)(*p - '0');
+			if (v > (UINT64_MAX - d) / 10)
+				return -2;
+			v = v * 10 + d;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+int cfg_parse_uint(struct cfg_ctx *ctx, yaml_node_t *node, const char *field,
+		   uint64_t min, uint64_t max, uint64_t *out)
+{
+	char show[CFG_SHOWBUF];
+	const char *s = cfg_parse_scalar(ctx, node, field);
+	uint64_t v;
+	int r;
+
+	if (s == NULL)
+		return -1;
+	r = cfg_str_to_u64(s, &v);
+	if (r == -1 && s[0] == '0' && isdigit((unsigned char)s[1])) {
+		cfg_perr(ctx, node,
+			 "%s: '%s' has a leading zero (write decimal without it, or 0x-hex)",
+			 field, cfg_show(s, show, sizeof(show)));
+		return -1;
+	}
+	if (r == -1) {
+		cfg_perr(ctx, node,
+			 "%s: expected a number (decimal or 0x-hex), got '%s'",
+			 field, cfg_show(s, show, sizeof(show)));
+		return -1;
+	}
+	if (r == -2 || v < min || v > max) {
+		cfg_perr(ctx, node,
+			 "%s: %s is out of range (%" PRIu64 "..%" PRIu64 ")",
+			 field, cfg_show(s, show, sizeof(show)), min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cfg_parse_bool(struct cfg_ctx *ctx, yaml_node_t *node, const char *field,
+		   bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
+	char show[CFG_SHOWBUF];
+	const char *s = cfg_parse_scalar(ctx, node, field);
+	size_t i;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < CFG_NELEM(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	cfg_perr(ctx, node, "%s: expected true or false (or yes/no, on/off), got '%s'",
+		 field, cfg_show(s, show, sizeof(show)));
+	return -1;
+}
+
+int cfg_parse_addr(struct cfg_ctx *ctx, yaml_node_t *node, const char *field,
+		   struct cfg_addr *out)
+{
+	char show[CFG_SHOWBUF];
+	const char *s = cfg_parse_scalar(ctx, node, field);
+
+	if (s == NULL)
+		return -1;
+	if (cfg_addr_parse(s, out) < 0) {
+		cfg_perr(ctx, node, "%s: '%s' is not an IPv4 or IPv6 address%s",
+			 field, cfg_show(s, show, sizeof(show)),
+			 strchr(s, '/') ? " (no /LEN here)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int cfg_parse_prefix(struct cfg_ctx *ctx, yaml_node_t *node,
+			    const char *field, struct cfg_prefix *out)
+{
+	char show[CFG_SHOWBUF];
+	const char *s = cfg_parse_scalar(ctx, node, field);
+	struct cfg_prefix p;
+	int r;
+
+	if (s == NULL)
+		return -1;
+	memset(&p, 0, sizeof(p));
+	r = cfg_prefix_parse_why(s, &p);
+	cfg_show(s, show, sizeof(show));
+	switch (r) {
+	case 0:
+		*out = p;
+		return 0;
+	case -1:
+		cfg_perr(ctx, node, "%s: expected ADDRESS/LENGTH, got '%s'",
+			 field, show);
+		break;
+	case -2:
+		cfg_perr(ctx, node,
+			 "%s: '%s' does not start with an IPv4 or IPv6 address",
+			 field, show);
+		break;
+	default:
+		cfg_perr(ctx, node,
+			 "%s: '%s' has a bad prefix length (0..32 for IPv4, 0..128 for IPv6)",
+			 field, show);
+		break;
+	}
+	return -1;
+}
+
+static bool cfg_name_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-';
+}
+
+int cfg_parse_name(struct cfg_ctx *ctx, yaml_node_t *node, const char *field,
+		   char out[CFG_NAME_MAX])
+{
+	char show[CFG_SHOWBUF];
+	const char *s = cfg_parse_scalar(ctx, node, field);
+	size_t i, n;
+
+	out[0] = '\0';
+	if (s == NULL)
+		return -1;
+	n = strlen(s);
+	if (n >= CFG_NAME_MAX) {
+		cfg_perr(ctx, node, "%s: '%s' is longer than %d characters",
+			 field, cfg_show(s, show, sizeof(show)),
+			 CFG_NAME_MAX - 1);
+		return -1;
+	}
+	/* Keep the name even when it is bad, so that references to it do not
+	 * add "unknown name" errors on top of this one. */
+	memcpy(out, s, n + 1);
+	for (i = 0; i < n; i++) {
+		if (!cfg_name_char(s[i])) {
+			cfg_perr(ctx, node,
+				 "%s: '%s' may contain only letters, digits, '_', '.' and '-'",
+				 field, cfg_show(s, show, sizeof(show)));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A device or driver name: 1..len-1 printable characters, no blanks. */
+static int cfg_parse_devname(struct cfg_ctx *ctx, yaml_node_t *node,
+			     const char *field, char *out, size_t len)
+{
+	char show[CFG_SHOWBUF];
+	const char *s = cfg_parse_scalar(ctx, node, field);
+	size_t i, n;
+
+	if (s == NULL)
+		return -1;
+	n = strlen(s);
+	if (n >= len) {
+		cfg_perr(ctx, node, "%s: '%s' is longer than %zu characters",
+			 field, cfg_show(s, show, sizeof(show)), len - 1);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!isgraph((unsigned char)s[i])) {
+			cfg_perr(ctx, node,
+				 "%s: '%s' may not contain blanks or control characters",
+				 field, cfg_show(s, show, sizeof(show)));
+			return -1;
+		}
+	}
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+/* A secret: "0x" and an even number of hex digits.  Never echo it. */
+static int cfg_parse_key(struct cfg_ctx *ctx, yaml_node_t *node,
+			 const char *field, uint8_t *out, uint8_t *out_len)
+{
+	const char *s = cfg_parse_scalar(ctx, node, field);
+	size_t n, i;
+
+	*out_len = 0;
+	if (s == NULL)
+		return -1;
+	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X')) {
+		cfg_perr(ctx, node,
+			 "%s: expected 0x followed by hex digits (the value is not shown)",
+			 field);
+		return -1;
+	}
+	s += 2;
+	n = strlen(s);
+	for (i = 0; i < n; i++) {
+		if (!isxdigit((unsigned char)s[i])) {
+			cfg_perr(ctx, node,
+				 "%s: character %zu is not a hex digit (the value is not shown)",
+				 field, i + 3);
+			return -1;
+		}
+	}
+	if (n == 0 || n % 2 != 0) {
+		cfg_perr(ctx, node, "%s: needs an even, non-zero number of hex digits, got %zu",
+			 field, n);
+		return -1;
+	}
+	if (n / 2 > CFG_MAX_KEY) {
+		cfg_perr(ctx, node, "%s: %zu bytes is longer than any key (%d bytes at most)",
+			 field, n / 2, CFG_MAX_KEY);
+		return -1;
+	}
+	for (i = 0; i < n / 2; i++) {
+		char hex[3] = { s[2 * i], s[2 * i + 1], '\0' };
+
+		out[i] = (uint8_t)strtoul(hex, NULL, 16);
+	}
+	*out_len = (uint8_t)(n / 2);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Mappings */
+
+static bool cfg_in_list(const char *const *list, const char *s)
+{
+	if (list == NULL)
+		return false;
+	for (; *list != NULL; list++)
+		if (strcmp(*list, s) == 0)
+			return true;
+	return false;
+}
+
+int cfg_parse_fields(struct cfg_ctx *ctx, yaml_node_t *map,
+		     const char *const *keys, yaml_node_t **vals,
+		     const char *field)
+{
+	char show[CFG_SHOWBUF];
+	char prefix[64];
+	yaml_node_pair_t *pair;
+	size_t nkeys = 0, i;
+	int ret = 0;
+
+	while (keys[nkeys] != NULL)
+		nkeys++;
+	for (i = 0; i < nkeys; i++)
+		vals[i] = NULL;
+
+	if (field != NULL)
+		snprintf(prefix, sizeof(prefix), "%s: ", field);
+	else
+		prefix[0] = '\0';
+
+	if (map->type != YAML_MAPPING_NODE) {
+		cfg_perr(ctx, map, "%sexpected a mapping, got %s", prefix,
+			 cfg_is_null(map) ? "nothing" : cfg_node_type_name(map));
+		return -1;
+	}
+
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = cfg_node(ctx, pair->key);
+		yaml_node_t *v = cfg_node(ctx, pair->value);
+		const char *name;
+
+		if (k->type != YAML_SCALAR_NODE) {
+			cfg_perr(ctx, k, "%sa key must be a plain name, not %s",
+				 prefix, cfg_node_type_name(k));
+			ret = -1;
+			continue;
+		}
+		name = (const char *)k->data.scalar.value;
+		for (i = 0; i < nkeys; i++)
+			if (strcmp(keys[i], name) == 0)
+				break;
+		if (i == nkeys) {
+			char alt[64];
+			size_t j;
+
+			if (field == NULL && cfg_in_list(ctx->ignore, name))
+				continue;
+			/* "nat_t" for "nat-t" is the likely slip. */
+			snprintf(alt, sizeof(alt), "%s", name);
+			for (j = 0; alt[j] != '\0'; j++)
+				if (alt[j] == '_')
+					alt[j] = '-';
+			for (j = 0; j < nkeys; j++)
+				if (strcmp(keys[j], alt) == 0)
+					break;
+			if (j < nkeys)
+				cfg_perr(ctx, k, "%sunknown key '%s' (did you mean '%s'?)",
+					 prefix, cfg_show(name, show, sizeof(show)),
+					 keys[j]);
+			else
+				cfg_perr(ctx, k, "%sunknown key '%s'", prefix,
+					 cfg_show(name, show, sizeof(show)));
+			ret = -1;
+			continue;
+		}
+		if (vals[i] != NULL) {
+			/* vals[] holds values; find the first key's line. */
+			cfg_perr(ctx, k, "%sduplicate key '%s' (first given at line %zu)",
+				 prefix, keys[i], vals[i]->start_mark.line + 1);
+			ret = -1;
+			continue;
+		}
+		vals[i] = v;
+	}
+	return ret;
+}
+
+/* A required field that is absent: report at the mapping. */
+static int cfg_require(struct cfg_ctx *ctx, yaml_node_t *map, yaml_node_t *val,
+		       const char *field)
+{
+	if (val != NULL)
+		return 0;
+	cfg_perr(ctx, map, "missing key '%s'", field);
+	return -1;
+}
+
+/* A list of ADDRESS/LENGTH, or one scalar; null is an empty list. */
+static int cfg_parse_addr_list(struct cfg_ctx *ctx, yaml_node_t *node,
+			       const char *field, struct cfg_prefix *out,
+			       unsigned int *n)
+{
+	yaml_node_item_t *it;
+	int ret = 0;
+
+	*n = 0;
+	if (cfg_is_null(node))
+		return 0;
+	if (node->type == YAML_SCALAR_NODE) {
+		if (cfg_parse_prefix(ctx, node, field, &out[0]) < 0)
+			return -1;
+		*n = 1;
+		return 0;
+	}
+	if (node->type != YAML_SEQUENCE_NODE) {
+		cfg_perr(ctx, node, "%s: expected a list of ADDRESS/LENGTH, got %s",
+			 field, cfg_node_type_name(node));
+		return -1;
+	}
+	for (it = node->data.sequence.items.start;
+	     it < node->data.sequence.items.top; it++) {
+		yaml_node_t *a = cfg_node(ctx, *it);
+		unsigned int j;
+
+		if (*n == CFG_MAX_ADDRS) {
+			cfg_perr(ctx, a, "%s: more than %d addresses", field,
+				 CFG_MAX_ADDRS);
+			return -1;
+		}
+		if (cfg_parse_prefix(ctx, a, field, &out[*n]) < 0) {
+			ret = -1;
+			continue;
+		}
+		for (j = 0; j < *n; j++) {
+			if (cfg_prefix_eq(&out[j], &out[*n])) {
+				char show[CFG_SHOWBUF];
+
+				cfg_perr(ctx, a, "%s: '%s' is given twice", field,
+					 cfg_show((const char *)a->data.scalar.value,
+						  show, sizeof(show)));
+				ret = -1;
+				break;
+			}
+		}
+		if (j == *n)
+			(*n)++;
+	}
+	return ret;
+}
+
+/* "0x10" or "42": a port id rather than a device name. */
+static bool cfg_looks_numeric(const char *s)
+{
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	size_t i = hex ? 2 : 0;
+
+	if (s[i] == '\0')
+		return false;
+	for (; s[i] != '\0'; i++)
+		if (hex ? !isxdigit((unsigned char)s[i]) :
+			  !isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static int cfg_parse_mtu(struct cfg_ctx *ctx, yaml_node_t *node,
+			 bool allow_auto, uint16_t *out)
+{
+	char show[CFG_SHOWBUF];
+	uint64_t v;
+
+	if (allow_auto && node->type == YAML_SCALAR_NODE &&
+	    !cfg_is_null(node)) {
+		const char *s = (const char *)node->data.scalar.value;
+
+		if (strcmp(s, "auto") == 0) {
+			*out = 0;
+			return 0;
+		}
+		if (!isdigit((unsigned char)s[0])) {
+			cfg_perr(ctx, node, "mtu: expected a number or auto, got '%s'",
+				 cfg_show(s, show, sizeof(show)));
+			return -1;
+		}
+	}
+	if (cfg_parse_uint(ctx, node, "mtu", CFG_MTU_MIN, CFG_MTU_MAX, &v) < 0)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Entries */
+
+int cfg_parse_crypto(struct cfg_ctx *ctx, yaml_node_t *node,
+		     struct cfg_crypto *out)
+{
+	static const char *const keys[] = { "driver", "mode", NULL };
+	yaml_node_t *v[CFG_NELEM(keys)];
+	char show[CFG_SHOWBUF];
+	unsigned int before = ctx->err->count;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->driver, sizeof(out->driver), "auto");
+	out->mode = CFG_CRYPTO_AUTO;
+	out->pos = cfg_node_pos(ctx, node);
+	if (cfg_is_null(node))
+		return 0;
+	if (cfg_parse_fields(ctx, node, keys, v, NULL) < 0 &&
+	    node->type != YAML_MAPPING_NODE)
+		return -1;
+
+	if (v[0] != NULL)
+		cfg_parse_devname(ctx, v[0], "driver", out->driver,
+				  sizeof(out->driver));
+	if (v[1] != NULL) {
+		const char *s = cfg_parse_scalar(ctx, v[1], "mode");
+
+		if (s == NULL)
+			;
+		else if (strcmp(s, "auto") == 0)
+			out->mode = CFG_CRYPTO_AUTO;
+		else if (strcmp(s, "lookaside") == 0)
+			out->mode = CFG_CRYPTO_LOOKASIDE;
+		else if (strcmp(s, "cpu") == 0)
+			out->mode = CFG_CRYPTO_CPU;
+		else
+			cfg_perr(ctx, v[1], "mode: expected auto, lookaside or cpu, got '%s'",
+				 cfg_show(s, show, sizeof(show)));
+	}
+	return ctx->err->count == before ? 0 : -1;
+}
+
+static bool cfg_has_v6(const struct cfg_prefix *p, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (p[i].addr.family == AF_INET6)
+			return true;
+	return false;
+}
+
+int cfg_parse_port_entry(struct cfg_ctx *ctx, yaml_node_t *name,
+			 yaml_node_t *node, struct cfg_port *out)
+{
+	enum { P_PORT, P_ADDRESS, P_MTU, P_NAME, P_N };
+	static const char *const keys[] = {
+		[P_PORT] = "port", [P_ADDRESS] = "address", [P_MTU] = "mtu",
+		[P_NAME] = "name", [P_N] = NULL,
+	};
+	static const char *const keys_named[] = {
+		"port", "address", "mtu", NULL,
+	};
+	yaml_node_t *v[P_N + 1];
+	unsigned int before = ctx->err->count;
+
+	memset(out, 0, sizeof(*out));
+	out->port_id = -1;
+	out->pos = cfg_node_pos(ctx, name != NULL ? name : node);
+
+	if (name != NULL)
+		cfg_parse_name(ctx, name, "name", out->name);
+	if (cfg_parse_fields(ctx, node, name != NULL ? keys_named : keys, v,
+			     NULL) < 0 && node->type != YAML_MAPPING_NODE)
+		return -1;
+	if (name == NULL && cfg_require(ctx, node, v[P_NAME], "name") == 0)
+		cfg_parse_name(ctx, v[P_NAME], "name", out->name);
+
+	if (cfg_require(ctx, node, v[P_PORT], "port") == 0) {
+		const char *s = cfg_parse_scalar(ctx, v[P_PORT], "port");
+		uint64_t id;
+
+		if (s != NULL && cfg_looks_numeric(s)) {
+			if (cfg_parse_uint(ctx, v[P_PORT], "port", 0,
+					   CFG_PORT_ID_MAX, &id) == 0)
+				out->port_id = (int)id;
+		} else if (s != NULL) {
+			cfg_parse_devname(ctx, v[P_PORT], "port", out->devname,
+					  sizeof(out->devname));
+		}
+	}
+	if (v[P_ADDRESS] != NULL)
+		cfg_parse_addr_list(ctx, v[P_ADDRESS], "address", out->addrs,
+				    &out->naddrs);
+	if (v[P_MTU] != NULL &&
+	    cfg_parse_mtu(ctx, v[P_MTU], false, &out->mtu) == 0 &&
+	    out->mtu < CFG_MTU_MIN_V6 && cfg_has_v6(out->addrs, out->naddrs))
+		cfg_perr(ctx, v[P_MTU],
+			 "mtu: %u is below IPv6's minimum of %u, and the port has an IPv6 address",
+			 out->mtu, CFG_MTU_MIN_V6);
+	return ctx->err->count == before ? 0 : -1;
+}
+
+static int cfg_parse_tunnel(struct cfg_ctx *ctx, yaml_node_t *node,
+			    struct cfg_interface *out)
+{
+	static const char *const keys[] = { "local", "remote", NULL };
+	yaml_node_t *v[CFG_NELEM(keys)];
+	unsigned int before = ctx->err->count;
+	bool ok_l = false, ok_r = false;
+
+	if (cfg_parse_fields(ctx, node, keys, v, "tunnel") < 0 &&
+	    node->type != YAML_MAPPING_NODE)
+		return -1;
+	if (cfg_require(ctx, node, v[0], "tunnel.local") == 0)
+		ok_l = cfg_parse_addr(ctx, v[0], "tunnel.local",
+				      &out->local) == 0;
+	if (cfg_require(ctx, node, v[1], "tunnel.remote") == 0)
+		ok_r = cfg_parse_addr(ctx, v[1], "tunnel.remote",
+				      &out->remote) == 0;
+	if (ok_l && ok_r) {
+		if (out->local.family != out->remote.family)
+			cfg_perr(ctx, v[1],
+				 "tunnel: local is %s but remote is %s; both ends must be the same family",
+				 cfg_family_name(out->local.family),
+				 cfg_family_name(out->remote.family));
+		else if (cfg_addr_eq(&out->local, &out->remote))
+			cfg_perr(ctx, v[1],
+				 "tunnel: local and remote are the same address");
+	}
+	if (ctx->err->count != before)
+		return -1;
+	out->has_tunnel = true;
+	return 0;
+}
+
+int cfg_parse_interface_entry(struct cfg_ctx *ctx, yaml_node_t *name,
+			      yaml_node_t *node, struct cfg_interface *out)
+{
+	enum {
+		I_TUNNEL, I_ADDRESS, I_PEER, I_REQID, I_MTU, I_NATT, I_ECN,
+		I_IPV6, I_DF, I_NAME, I_N
+	};
+	static const char *const keys[] = {
+		[I_TUNNEL] = "tunnel", [I_ADDRESS] = "address",
+		[I_PEER] = "peer", [I_REQID] = "reqid", [I_MTU] = "mtu",
+		[I_NATT] = "nat-t", [I_ECN] = "ecn", [I_IPV6] = "ipv6",
+		[I_DF] = "df", [I_NAME] = "name", [I_N] = NULL,
+	};
+	static const char *const keys_named[] = {
+		"tunnel", "address", "peer", "reqid", "mtu", "nat-t", "ecn",
+		"ipv6", "df", NULL,
+	};
+	yaml_node_t *v[I_N + 1];
+	char show[CFG_SHOWBUF];
+	unsigned int before = ctx->err->count;
+	uint64_t n;
+
+	memset(out, 0, sizeof(*out));
+	out->ecn = true;
+	out->ipv6 = true;
+	out->df = CFG_DF_COPY;
+	out->pos = cfg_node_pos(ctx, name != NULL ? name : node);
+
+	if (name != NULL)
+		cfg_parse_name(ctx, name, "name", out->name);
+	if (cfg_parse_fields(ctx, node, name != NULL ? keys_named : keys, v,
+			     NULL) < 0 && node->type != YAML_MAPPING_NODE)
+		return -1;
+	if (name == NULL && cfg_require(ctx, node, v[I_NAME], "name") == 0)
+		cfg_parse_name(ctx, v[I_NAME], "name", out->name);
+
+	/* The tunnel may come later (ifconfig ipsec0 tunnel ...). */
+	if (v[I_TUNNEL] != NULL)
+		cfg_parse_tunnel(ctx, v[I_TUNNEL], out);
+	if (v[I_ADDRESS] != NULL)
+		cfg_parse_addr_list(ctx, v[I_ADDRESS], "address", out->addrs,
+				    &out->naddrs);
+	if (v[I_PEER] != NULL &&
+	    cfg_parse_addr(ctx, v[I_PEER], "peer", &out->peer) == 0)
+		out->has_peer = true;
+	if (v[I_REQID] != NULL &&
+	    cfg_parse_uint(ctx, v[I_REQID], "reqid", 1, UINT32_MAX, &n) == 0) {
+		out->has_reqid = true;
+		out->reqid = (uint32_t)n;
+	}
+	if (v[I_NATT] != NULL)
+		cfg_parse_bool(ctx, v[I_NATT], "nat-t", &out->nat_t);
+	if (v[I_ECN] != NULL)
+		cfg_parse_bool(ctx, v[I_ECN], "ecn", &out->ecn);
+	if (v[I_IPV6] != NULL)
+		cfg_parse_bool(ctx, v[I_IPV6], "ipv6", &out->ipv6);
+	if (v[I_DF] != NULL) {
+		const char *s = cfg_parse_scalar(ctx, v[I_DF], "df");
+
+		if (s == NULL)
+			;
+		else if (strcmp(s, "copy") == 0)
+			out->df = CFG_DF_COPY;
+		else if (strcmp(s, "clear") == 0)
+			out->df = CFG_DF_CLEAR;
+		else if (strcmp(s, "set") == 0)
+			out->df = CFG_DF_SET;
+		else
+			cfg_perr(ctx, v[I_DF], "df: expected clear, set or copy, got '%s'",
+				 cfg_show(s, show, sizeof(show)));
+	}
+	if (v[I_MTU] != NULL &&
+	    cfg_parse_mtu(ctx, v[I_MTU], true, &out->mtu) == 0 &&
+	    out->mtu != 0 && out->mtu < CFG_MTU_MIN_V6 && out->ipv6)
+		cfg_perr(ctx, v[I_MTU],
+			 "mtu: %u is below IPv6's minimum of %u (set ipv6: false to carry IPv4 only)",
+			 out->mtu, CFG_MTU_MIN_V6);
+
+	/* Inner IPv6 on an interface that does not carry it is a contradiction. */
+	if (!out->ipv6) {
+		if (cfg_has_v6(out->addrs, out->naddrs))
+			cfg_perr(ctx, v[I_ADDRESS],
+				 "address: an IPv6 address on an interface with ipv6: false");
+		if (out->has_peer && out->peer.family == AF_INET6)
+			cfg_perr(ctx, v[I_PEER],
+				 "peer: an IPv6 peer on an interface with ipv6: false");
+	}
+	return ctx->err->count == before ? 0 : -1;
+}
+
+static int cfg_parse_lladdr(struct cfg_ctx *ctx, yaml_node_t *node,
+			    uint8_t out[6])
+{
+	char show[CFG_SHOWBUF];
+	const char *s = cfg_parse_scalar(ctx, node, "lladdr");
+	unsigned int i;
+
+	if (s == NULL)
+		return -1;
+	/* Exactly xx:xx:xx:xx:xx:xx; sscanf would take " 2:0:..." too. */
+	if (strlen(s) != 17)
+		goto bad;
+	for (i = 0; i < 6; i++) {
+		const char *p = s + 3 * i;
+		char hex[3] = { p[0], p[1], '\0' };
+
+		if (!isxdigit((unsigned char)p[0]) ||
+		    !isxdigit((unsigned char)p[1]) ||
+		    (i < 5 && p[2] != ':'))
+			goto bad;
+		out[i] = (uint8_t)strtoul(hex, NULL, 16);
+	}
+	return 0;
+bad:
+	cfg_perr(ctx, node, "lladdr: expected six hex bytes like 02:00:00:00:00:01, got '%s'",
+		 cfg_show(s, show, sizeof(show)));
+	return -1;
+}
+
+int cfg_parse_neighbor_entry(struct cfg_ctx *ctx, yaml_node_t *node,
+			     struct cfg_neighbor *out)
+{
+	static const char *const keys[] = { "address", "lladdr", "dev", NULL };
+	yaml_node_t *v[CFG_NELEM(keys)];
+	unsigned int before = ctx->err->count;
+
+	memset(out, 0, sizeof(*out));
+	out->pos = cfg_node_pos(ctx, node);
+	if (cfg_parse_fields(ctx, node, keys, v, NULL) < 0 &&
+	    node->type != YAML_MAPPING_NODE)
+		return -1;
+	if (cfg_require(ctx, node, v[0], "address") == 0)
+		cfg_parse_addr(ctx, v[0], "address", &out->addr);
+	if (cfg_require(ctx, node, v[1], "lladdr") == 0)
+		cfg_parse_lladdr(ctx, v[1], out->lladdr);
+	if (cfg_require(ctx, node, v[2], "dev") == 0)
+		cfg_parse_name(ctx, v[2], "dev", out->dev);
+	return ctx->err->count == before ? 0 : -1;
+}
+
+static int cfg_parse_lifetime_one(struct cfg_ctx *ctx, yaml_node_t *node,
+				  const char *which, struct cfg_lifetime *out,
+				  yaml_node_t **vals)
+{
+	static const char *const keys[] = { "bytes", "packets", "seconds", NULL };
+	char field[48];
+	uint64_t *dst[] = { &out->bytes, &out->packets, &out->seconds };
+	size_t i;
+	int ret = 0;
+
+	snprintf(field, sizeof(field), "lifetime.%s", which);
+	if (cfg_parse_fields(ctx, node, keys, vals, field) < 0)
+		ret = -1;
+	for (i = 0; i < 3; i++) {
+		char f[64];
+
+		if (vals[i] == NULL)
+			continue;
+		snprintf(f, sizeof(f), "%s.%s", field, keys[i]);
+		if (cfg_parse_uint(ctx, vals[i], f, 0, UINT64_MAX, dst[i]) < 0)
+			ret = -1;
+	}
+	return ret;
+}
+
+static int cfg_parse_lifetime(struct cfg_ctx *ctx, yaml_node_t *node,
+			      struct cfg_sa *out)
+{
+	static const char *const keys[] = { "soft", "hard", NULL };
+	static const char *const what[] = { "bytes", "packets", "seconds" };
+	yaml_node_t *v[CFG_NELEM(keys)];
+	yaml_node_t *sv[4] = { NULL }, *hv[4] = { NULL };
+	const uint64_t *soft[] = { &out->soft.bytes, &out->soft.packets,
+				   &out->soft.seconds };
+	const uint64_t *hard[] = { &out->hard.bytes, &out->hard.packets,
+				   &out->hard.seconds };
+	unsigned int before = ctx->err->count;
+	size_t i;
+
+	if (cfg_is_null(node))
+		return 0;
+	if (cfg_parse_fields(ctx, node, keys, v, "lifetime") < 0 &&
+	    node->type != YAML_MAPPING_NODE)
+		return -1;
+	if (v[0] != NULL && !cfg_is_null(v[0]))
+		cfg_parse_lifetime_one(ctx, v[0], "soft", &out->soft, sv);
+	if (v[1] != NULL && !cfg_is_null(v[1]))
+		cfg_parse_lifetime_one(ctx, v[1], "hard", &out->hard, hv);
+	if (ctx->err->count != before)
+		return -1;
+	/* A soft limit is the warning before the hard one. */
+	for (i = 0; i < 3; i++) {
+		if (*soft[i] != 0 && *hard[i] != 0 && *soft[i] > *hard[i])
+			cfg_perr(ctx, sv[i],
+				 "lifetime.soft.%s: %" PRIu64 " is beyond the hard limit %" PRIu64,
+				 what[i], *soft[i], *hard[i]);
+	}
+	return ctx->err->count == before ? 0 : -1;
+}
+
+/* Describe the key an algorithm needs: "20 bytes (16 + 4 salt)". */
+static void cfg_keylen_text(unsigned int len, unsigned int extra,
+			    const char *what, char *buf, size_t n)
+{
+	if (extra != 0)
+		snprintf(buf, n, "%u bytes (%u + %u %s)", len, len - extra,
+			 extra, what);
+	else
+		snprintf(buf, n, "%u bytes", len);
+}
+
+static void cfg_check_keylen(struct cfg_ctx *ctx, yaml_node_t *node,
+			     const char *alg, const char *field,
+			     unsigned int want, unsigned int extra,
+			     const char *extra_what, unsigned int got)
+{
+	char need[48];
+
+	if (want == got)
+		return;
+	cfg_keylen_text(want, extra, extra_what, need, sizeof(need));
+	cfg_perr(ctx, node, "%s needs %s %s of %s, got %u", alg,
+		 field[0] == 'a' || field[0] == 'e' ? "an" : "a", field, need,
+		 got);
+}
+
+static int cfg_parse_alg(struct cfg_ctx *ctx, yaml_node_t *node,
+			 const char *field, const struct cfg_alg *tab,
+			 size_t n, int *out)
+{
+	char show[CFG_SHOWBUF], list[256];
+	const char *s = cfg_parse_scalar(ctx, node, field);
+	int i;
+
+	if (s == NULL)
+		return -1;
+	i = cfg_alg_lookup(tab, n, s);
+	if (i < 0) {
+		cfg_alg_list(tab, n, list, sizeof(list));
+		cfg_perr(ctx, node, "%s: unknown algorithm '%s' (one of: %s)",
+			 field, cfg_show(s, show, sizeof(show)), list);
+		return -1;
+	}
+	*out = i;
+	return 0;
+}
+
+static bool cfg_is_ctr(enum cfg_enc e)
+{
+	return e == CFG_ENC_AES_CTR_128 || e == CFG_ENC_AES_CTR_192 ||
+	       e == CFG_ENC_AES_CTR_256;
+}
+
+int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
+		       struct cfg_sa *out)
+{
+	enum {
+		S_SPI, S_SRC, S_DST, S_REQID, S_INTERFACE, S_AEAD, S_KEY,
+		S_ENC, S_ENC_KEY, S_AUTH, S_AUTH_KEY, S_ESN, S_REPLAY,
+		S_LIFETIME, S_N
+	};
+	static const char *const keys[] = {
+		[S_SPI] = "spi", [S_SRC] = "src", [S_DST] = "dst",
+		[S_REQID] = "reqid", [S_INTERFACE] = "interface",
+		[S_AEAD] = "aead", [S_KEY] = "key", [S_ENC] = "enc",
+		[S_ENC_KEY] = "enc-key", [S_AUTH] = "auth",
+		[S_AUTH_KEY] = "auth-key", [S_ESN] = "esn",
+		[S_REPLAY] = "replay-window", [S_LIFETIME] = "lifetime",
+		[S_N] = NULL,
+	};
+	yaml_node_t *v[S_N + 1];
+	unsigned int before = ctx->err->count;
+	bool ok_src = false, ok_dst = false;
+	int alg;
+	uint64_t n;
+
+	memset(out, 0, sizeof(*out));
+	out->replay_window = 1024;
+	out->pos = cfg_node_pos(ctx, node);
+	if (cfg_parse_fields(ctx, node, keys, v, NULL) < 0 &&
+	    node->type != YAML_MAPPING_NODE)
+		return -1;
+
+	if (cfg_require(ctx, node, v[S_SPI], "spi") == 0 &&
+	    cfg_parse_uint(ctx, v[S_SPI], "spi", CFG_SPI_MIN, UINT32_MAX,
+			   &n) == 0)
+		out->spi = (uint32_t)n;
+	if (cfg_require(ctx, node, v[S_SRC], "src") == 0)
+		ok_src = cfg_parse_addr(ctx, v[S_SRC], "src", &out->src) == 0;
+	if (cfg_require(ctx, node, v[S_DST], "dst") == 0)
+		ok_dst = cfg_parse_addr(ctx, v[S_DST], "dst", &out->dst) == 0;
+	if (ok_src && ok_dst && out->src.family != out->dst.family)
+		cfg_perr(ctx, v[S_DST], "dst is %s but src is %s",
+			 cfg_family_name(out->dst.family),
+			 cfg_family_name(out->src.family));
+
+	/* The binding: which interface this SA protects. */
+	if (v[S_REQID] != NULL && v[S_INTERFACE] != NULL) {
+		cfg_perr(ctx, v[S_INTERFACE],
+			 "give either reqid or interface, not both");
+	} else if (v[S_REQID] != NULL) {
+		if (cfg_parse_uint(ctx, v[S_REQID], "reqid", 1, UINT32_MAX,
+				   &n) == 0) {
+			out->has_reqid = true;
+			out->reqid = (uint32_t)n;
+		}
+	} else if (v[S_INTERFACE] != NULL) {
+		cfg_parse_name(ctx, v[S_INTERFACE], "interface",
+			       out->interface);
+	} else {
+		cfg_perr(ctx, node,
+			 "missing key 'reqid' or 'interface' (which ipsec interface the SA belongs to)");
+	}
+
+	/* Transforms: aead, or enc + auth. */
+	if (v[S_AEAD] != NULL) {
+		yaml_node_t *extra[] = { v[S_ENC], v[S_ENC_KEY], v[S_AUTH],
+					 v[S_AUTH_KEY] };
+		size_t i;
+
+		for (i = 0; i < CFG_NELEM(extra); i++)
+			if (extra[i] != NULL)
+				cfg_perr(ctx, extra[i],
+					 "aead and enc/auth exclude each other (an aead algorithm encrypts and authenticates)");
+		if (cfg_parse_alg(ctx, v[S_AEAD], "aead", cfg_aead_tab,
+				  CFG_NELEM(cfg_aead_tab), &alg) == 0)
+			out->aead = (enum cfg_aead)alg;
+		if (cfg_require(ctx, node, v[S_KEY], "key") == 0 &&
+		    cfg_parse_key(ctx, v[S_KEY], "key", out->key,
+				  &out->key_len) == 0 &&
+		    out->aead != CFG_AEAD_NONE)
+			cfg_check_keylen(ctx, v[S_KEY], cfg_aead_name(out->aead),
+					 "key", cfg_aead_keylen(out->aead), 4,
+					 "salt", out->key_len);
+	} else {
+		if (v[S_KEY] != NULL)
+			cfg_perr(ctx, v[S_KEY],
+				 "key is the aead key; with enc and auth use enc-key and auth-key");
+		if (v[S_ENC] == NULL && v[S_AUTH] == NULL)
+			cfg_perr(ctx, node,
+				 "missing key 'aead', or 'enc' and 'auth'");
+		else if (v[S_ENC] == NULL)
+			cfg_perr(ctx, node,
+				 "missing key 'enc' (use enc: null for integrity only)");
+		else if (v[S_AUTH] == NULL)
+			cfg_perr(ctx, node,
+				 "missing key 'auth': ESP without integrity protection is not allowed");
+
+		if (v[S_ENC] != NULL &&
+		    cfg_parse_alg(ctx, v[S_ENC], "enc", cfg_enc_tab,
+				  CFG_NELEM(cfg_enc_tab), &alg) == 0) {
+			out->enc = (enum cfg_enc)alg;
+			if (out->enc == CFG_ENC_NULL) {
+				if (v[S_ENC_KEY] != NULL)
+					cfg_perr(ctx, v[S_ENC_KEY],
+						 "enc-key: null encryption takes no key");
+			} else if (cfg_require(ctx, node, v[S_ENC_KEY],
+					       "enc-key") == 0 &&
+				   cfg_parse_key(ctx, v[S_ENC_KEY], "enc-key",
+						 out->enc_key,
+						 &out->enc_key_len) == 0) {
+				cfg_check_keylen(ctx, v[S_ENC_KEY],
+						 cfg_enc_name(out->enc),
+						 "enc-key",
+						 cfg_enc_keylen(out->enc),
+						 cfg_is_ctr(out->enc) ? 4 : 0,
+						 "nonce", out->enc_key_len);
+			}
+		} else if (v[S_ENC_KEY] != NULL && v[S_ENC] == NULL) {
+			cfg_perr(ctx, v[S_ENC_KEY], "enc-key without enc");
+		}
+
+		if (v[S_AUTH] != NULL &&
+		    cfg_parse_alg(ctx, v[S_AUTH], "auth", cfg_auth_tab,
+				  CFG_NELEM(cfg_auth_tab), &alg) == 0) {
+			out->auth = (enum cfg_auth)alg;
+			if (cfg_require(ctx, node, v[S_AUTH_KEY],
+					"auth-key") == 0 &&
+			    cfg_parse_key(ctx, v[S_AUTH_KEY], "auth-key",
+					  out->auth_key,
+					  &out->auth_key_len) == 0)
+				cfg_check_keylen(ctx, v[S_AUTH_KEY],
+						 cfg_auth_name(out->auth),
+						 "auth-key",
+						 cfg_auth_keylen(out->auth), 0,
+						 "", out->auth_key_len);
+		} else if (v[S_AUTH_KEY] != NULL && v[S_AUTH] == NULL) {
+			cfg_perr(ctx, v[S_AUTH_KEY], "auth-key without auth");
+		}
+	}
+
+	if (v[S_ESN] != NULL)
+		cfg_parse_bool(ctx, v[S_ESN], "esn", &out->esn);
+	if (v[S_REPLAY] != NULL &&
+	    cfg_parse_uint(ctx, v[S_REPLAY], "replay-window", 0,
+			   CFG_REPLAY_MAX, &n) == 0)
+		out->replay_window = (uint32_t)n;
+	if (v[S_LIFETIME] != NULL)
+		cfg_parse_lifetime(ctx, v[S_LIFETIME], out);
+
+	if (ctx->err->count == before)
+		return 0;
+	/* Nobody will use a bad SA: do not leave its keys around. */
+	explicit_bzero(out->key, sizeof(out->key));
+	explicit_bzero(out->enc_key, sizeof(out->enc_key));
+	explicit_bzero(out->auth_key, sizeof(out->auth_key));
+	return -1;
+}
+
+int cfg_parse_route_entry(struct cfg_ctx *ctx, yaml_node_t *node,
+			  struct cfg_route *out)
+{
+	static const char *const keys[] = { "prefix", "via", "dev", NULL };
+	yaml_node_t *v[CFG_NELEM(keys)];
+	unsigned int before = ctx->err->count;
+	bool ok_prefix = false;
+
+	memset(out, 0, sizeof(*out));
+	out->pos = cfg_node_pos(ctx, node);
+	if (cfg_parse_fields(ctx, node, keys, v, NULL) < 0 &&
+	    node->type != YAML_MAPPING_NODE)
+		return -1;
+
+	if (cfg_require(ctx, node, v[0], "prefix") == 0 &&
+	    cfg_parse_prefix(ctx, v[0], "prefix", &out->prefix) == 0) {
+		struct cfg_prefix net = out->prefix;
+		char buf[INET6_ADDRSTRLEN];
+
+		ok_prefix = true;
+		if (cfg_prefix_clear_host(&net))
+			cfg_perr(ctx, v[0],
+				 "prefix: %s has host bits set (did you mean %s/%u?)",
+				 (const char *)v[0]->data.scalar.value,
+				 cfg_addr_str(&net.addr, buf, sizeof(buf)),
+				 net.len);
+	}
+	if (v[1] != NULL &&
+	    cfg_parse_addr(ctx, v[1], "via", &out->via) == 0) {
+		out->has_via = true;
+		if (ok_prefix && out->via.family != out->prefix.addr.family)
+			cfg_perr(ctx, v[1], "via is %s but the prefix is %s",
+				 cfg_family_name(out->via.family),
+				 cfg_family_name(out->prefix.addr.family));
+	}
+	if (cfg_require(ctx, node, v[2], "dev") == 0)
+		cfg_parse_name(ctx, v[2], "dev", out->dev);
+	return ctx->err->count == before ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Validation */
+
+/*
+ * Entries that failed to parse are half-filled: they are kept so that
+ * references to them resolve, but checking them again would only repeat
+ * or invent errors.  The public cfg_validate checks everything.
+ */
+struct cfg_marks {
+	const bool *bad_port;
+	const bool *bad_if;
+	const bool *bad_neigh;
+	const bool *bad_sa;
+	const bool *bad_route;
+};
+
+#define CFG_BAD(m, arr, i) ((m) != NULL && (m)->arr != NULL && (m)->arr[i])
+
+static void cfg_verr(struct cfg_err *err, const struct cfg_pos *pos,
+		     const char *where, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void cfg_verr(struct cfg_err *err, const struct cfg_pos *pos,
+		     const char *where, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	cfg_errorf(err, pos, "%s: %s", where, text);
+}
+
+static void cfg_validate_names(struct cfg *cfg, struct cfg_err *err,
+			       const struct cfg_marks *m)
+{
+	char where[64], other[64];
+	size_t i, j;
+
+	for (i = 0; i < cfg->nports; i++) {
+		const struct cfg_port *p = &cfg->ports[i];
+
+		/* Name, port id and device are read independently of the
+		 * other fields: they are good even in a bad entry (or "" / -1
+		 * when they are bad themselves). */
+		snprintf(where, sizeof(where), "ports.%s", p->name);
+		for (j = 0; j < i; j++) {
+			const struct cfg_port *q = &cfg->ports[j];
+
+			snprintf(other, sizeof(other), "ports.%s", q->name);
+			if (p->name[0] != '\0' && strcmp(p->name, q->name) == 0)
+				cfg_verr(err, &p->pos, where,
+					 "the name is already used by the port at line %u",
+					 q->pos.line);
+			if (p->port_id >= 0 && p->port_id == q->port_id)
+				cfg_verr(err, &p->pos, where,
+					 "ethdev port %d is already used by %s",
+					 p->port_id, other);
+			if (p->devname[0] != '\0' &&
+			    strcmp(p->devname, q->devname) == 0)
+				cfg_verr(err, &p->pos, where,
+					 "device %s is already used by %s",
+					 p->devname, other);
+		}
+	}
+	for (i = 0; i < cfg->ninterfaces; i++) {
+		const struct cfg_interface *f = &cfg->interfaces[i];
+
+		snprintf(where, sizeof(where), "interfaces.%s", f->name);
+		if (f->name[0] == '\0')
+			continue;
+		if (cfg_port_find(cfg, f->name) != NULL)
+			cfg_verr(err, &f->pos, where,
+				 "the name is already used by ports.%s",
+				 f->name);
+		for (j = 0; j < i; j++)
+			if (strcmp(f->name, cfg->interfaces[j].name) == 0)
+				cfg_verr(err, &f->pos, where,
+					 "the name is already used by the interface at line %u",
+					 cfg->interfaces[j].pos.line);
+	}
+}
+
+static bool cfg_reqid_used(const struct cfg *cfg, uint32_t reqid)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ninterfaces; i++)
+		if (cfg->interfaces[i].reqid == reqid)
+			return true;
+	return false;
+}
+
+static void cfg_validate_reqids(struct cfg *cfg, struct cfg_err *err,
+				const struct cfg_marks *m)
+{
+	char where[64];
+	uint32_t next = 1;
+	size_t i, j;
+
+	/* Given and previously assigned reqids first, so that assignment
+	 * never takes one that a later interface asked for. */
+	for (i = 0; i < cfg->ninterfaces; i++) {
+		const struct cfg_interface *f = &cfg->interfaces[i];
+
+		if (f->reqid == 0 || CFG_BAD(m, bad_if, i))
+			continue;
+		snprintf(where, sizeof(where), "interfaces.%s", f->name);
+		for (j = 0; j < i; j++)
+			if (cfg->interfaces[j].reqid == f->reqid)
+				cfg_verr(err, &f->pos, where,
+					 "reqid %" PRIu32 " is already used by interfaces.%s%s",
+					 f->reqid, cfg->interfaces[j].name,
+					 cfg->interfaces[j].has_reqid ?
+						 "" : " (assigned)");
+	}
+	for (i = 0; i < cfg->ninterfaces; i++) {
+		struct cfg_interface *f = &cfg->interfaces[i];
+
+		if (f->reqid != 0)
+			continue;
+		while (next != 0 && cfg_reqid_used(cfg, next))
+			next++;
+		if (next == 0) {
+			snprintf(where, sizeof(where), "interfaces.%s", f->name);
+			cfg_verr(err, &f->pos, where, "no reqid left to assign");
+			continue;
+		}
+		f->reqid = next++;
+	}
+}
+
+static void cfg_validate_neighbors(struct cfg *cfg, struct cfg_err *err,
+				   const struct cfg_marks *m)
+{
+	char where[32], buf[INET6_ADDRSTRLEN];
+	size_t i, j;
+
+	for (i = 0; i < cfg->nneighbors; i++) {
+		const struct cfg_neighbor *n = &cfg->neighbors[i];
+		const struct cfg_port *p;
+
+		if (CFG_BAD(m, bad_neigh, i))
+			continue;
+		snprintf(where, sizeof(where), "neighbors[%zu]", i);
+		p = cfg_port_find(cfg, n->dev);
+		if (p == NULL) {
+			cfg_verr(err, &n->pos, where, "dev '%s' is not a port%s",
+				 n->dev,
+				 cfg_interface_find(cfg, n->dev) ?
+					 " (neighbors are on ports, not on ipsec interfaces)" :
+					 "");
+		} else if (!CFG_BAD(m, bad_port, (size_t)(p - cfg->ports))) {
+			unsigned int k;
+
+			for (k = 0; k < p->naddrs; k++)
+				if (p->addrs[k].addr.family == n->addr.family)
+					break;
+			if (k == p->naddrs)
+				cfg_verr(err, &n->pos, where,
+					 "port %s has no %s address, so %s can never be its neighbor",
+					 p->name,
+					 cfg_family_name(n->addr.family),
+					 cfg_addr_str(&n->addr, buf,
+						      sizeof(buf)));
+		}
+		for (j = 0; j < i; j++) {
+			if (CFG_BAD(m, bad_neigh, j))
+				continue;
+			if (cfg_addr_eq(&n->addr, &cfg->neighbors[j].addr) &&
+			    strcmp(n->dev, cfg->neighbors[j].dev) == 0) {
+				cfg_verr(err, &n->pos, where,
+					 "%s on %s is already given by neighbors[%zu]",
+					 cfg_addr_str(&n->addr, buf, sizeof(buf)),
+					 n->dev, j);
+				break;
+			}
+		}
+	}
+}
+
+static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
+				const struct cfg_marks *m)
+{
+	char where[32], buf[INET6_ADDRSTRLEN];
+	size_t i, j;
+
+	for (i = 0; i < cfg->nroutes; i++) {
+		const struct cfg_route *r = &cfg->routes[i];
+		bool is_port, is_if;
+
+		if (CFG_BAD(m, bad_route, i))
+			continue;
+		snprintf(where, sizeof(where), "routes[%zu]", i);
+		is_port = cfg_port_find(cfg, r->dev) != NULL;
+		is_if = cfg_interface_find(cfg, r->dev) != NULL;
+		if (!is_port && !is_if)
+			cfg_verr(err, &r->pos, where,
+				 "dev '%s' is neither a port nor an interface",
+				 r->dev);
+		else if (is_if && r->has_via)
+			cfg_verr(err, &r->pos, where,
+				 "via is only for routes through a port; %s is an ipsec interface",
+				 r->dev);
+		for (j = 0; j < i; j++) {
+			if (CFG_BAD(m, bad_route, j))
+				continue;
+			if (cfg_prefix_eq(&r->prefix, &cfg->routes[j].prefix)) {
+				cfg_verr(err, &r->pos, where,
+					 "%s/%u is already routed by routes[%zu]",
+					 cfg_addr_str(&r->prefix.addr, buf,
+						      sizeof(buf)),
+					 r->prefix.len, j);
+				break;
+			}
+		}
+	}
+}
+
+static void cfg_validate_sas(struct cfg *cfg, struct cfg_err *err,
+			     const struct cfg_marks *m)
+{
+	char where[32], b1[INET6_ADDRSTRLEN], b2[INET6_ADDRSTRLEN];
+	char b3[INET6_ADDRSTRLEN], b4[INET6_ADDRSTRLEN];
+	bool any_bad_if = false;
+	size_t i, j;
+
+	for (i = 0; i < cfg->ninterfaces; i++)
+		if (CFG_BAD(m, bad_if, i))
+			any_bad_if = true;
+
+	for (i = 0; i < cfg->nsas; i++) {
+		struct cfg_sa *sa = &cfg->sas[i];
+		const struct cfg_interface *f = NULL;
+		size_t k;
+
+		if (CFG_BAD(m, bad_sa, i))
+			continue;
+		snprintf(where, sizeof(where), "sas[%zu]", i);
+
+		if (sa->has_reqid) {
+			for (k = 0; k < cfg->ninterfaces; k++)
+				if (cfg->interfaces[k].reqid == sa->reqid)
+					f = &cfg->interfaces[k];
+			/* A bad interface may have lost its reqid. */
+			if (f == NULL && !any_bad_if)
+				cfg_verr(err, &sa->pos, where,
+					 "no interface has reqid %" PRIu32,
+					 sa->reqid);
+			if (f != NULL)
+				snprintf(sa->interface, sizeof(sa->interface),
+					 "%s", f->name);
+		} else {
+			f = cfg_interface_find(cfg, sa->interface);
+			if (f == NULL)
+				cfg_verr(err, &sa->pos, where,
+					 "no interface named '%s'%s",
+					 sa->interface,
+					 cfg_port_find(cfg, sa->interface) ?
+						 " (that is a port)" : "");
+			else
+				sa->reqid = f->reqid;
+		}
+
+		if (f != NULL && CFG_BAD(m, bad_if, (size_t)(f - cfg->interfaces)))
+			f = NULL;
+		if (f != NULL && !f->has_tunnel) {
+			cfg_verr(err, &sa->pos, where,
+				 "interfaces.%s has no tunnel for the SA to match",
+				 f->name);
+		} else if (f != NULL) {
+			if (cfg_addr_eq(&sa->src, &f->local) &&
+			    cfg_addr_eq(&sa->dst, &f->remote))
+				sa->outbound = true;
+			else if (cfg_addr_eq(&sa->src, &f->remote) &&
+				 cfg_addr_eq(&sa->dst, &f->local))
+				sa->outbound = false;
+			else
+				cfg_verr(err, &sa->pos, where,
+					 "src %s dst %s matches neither direction of interfaces.%s's tunnel (%s -> %s)",
+					 cfg_addr_str(&sa->src, b1, sizeof(b1)),
+					 cfg_addr_str(&sa->dst, b2, sizeof(b2)),
+					 f->name,
+					 cfg_addr_str(&f->local, b3, sizeof(b3)),
+					 cfg_addr_str(&f->remote, b4,
+						      sizeof(b4)));
+		}
+
+		for (j = 0; j < i; j++) {
+			if (CFG_BAD(m, bad_sa, j))
+				continue;
+			if (cfg->sas[j].spi == sa->spi &&
+			    cfg_addr_eq(&cfg->sas[j].dst, &sa->dst)) {
+				cfg_verr(err, &sa->pos, where,
+					 "spi %" PRIu32 " to %s is already used by sas[%zu]",
+					 sa->spi,
+					 cfg_addr_str(&sa->dst, b1, sizeof(b1)),
+					 j);
+				break;
+			}
+		}
+	}
+}
+
+static int cfg_validate_marked(struct cfg *cfg, struct cfg_err *err,
+			       const struct cfg_marks *m)
+{
+	unsigned int before = err->count;
+
+	cfg_validate_names(cfg, err, m);
+	cfg_validate_reqids(cfg, err, m);
+	cfg_validate_neighbors(cfg, err, m);
+	cfg_validate_routes(cfg, err, m);
+	cfg_validate_sas(cfg, err, m);
+	return err->count == before ? 0 : -1;
+}
+
+int cfg_validate(struct cfg *cfg, struct cfg_err *err)
+{
+	struct cfg_err local;
+	int ret;
+
+	if (err != NULL)
+		return cfg_validate_marked(cfg, err, NULL);
+	cfg_err_init(&local, NULL, 0);
+	ret = cfg_validate_marked(cfg, &local, NULL);
+	cfg_err_free(&local);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* YAML documents */
+
+/* Line and column of a byte offset, for reader errors (bad UTF-8). */
+static void cfg_offset_pos(const char *text, size_t len, size_t off,
+			   unsigned int *line, unsigned int *col)
+{
+	size_t i;
+
+	*line = 1;
+	*col = 1;
+	for (i = 0; i < off && i < len; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static void cfg_yaml_error(const char *name, const char *text, size_t len,
+			   yaml_parser_t *p, struct cfg_err *err)
+{
+	struct cfg_pos pos = { .file = name };
+	const char *problem = p->problem ? p->problem : "unknown error";
+
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		pos.line = 0;
+		cfg_errorf(err, &pos, "out of memory while reading YAML");
+		return;
+	case YAML_READER_ERROR:
+		cfg_offset_pos(text, len, p->problem_offset, &pos.line,
+			       &pos.col);
+		cfg_errorf(err, &pos, "YAML: %s", problem);
+		return;
+	default:
+		pos.line = (unsigned int)p->problem_mark.line + 1;
+		pos.col = (unsigned int)p->problem_mark.column + 1;
+		if (p->context != NULL)
+			cfg_errorf(err, &pos,
+				   "YAML syntax error: %s (%s at line %zu column %zu)",
+				   problem, p->context,
+				   p->context_mark.line + 1,
+				   p->context_mark.column + 1);
+		else
+			cfg_errorf(err, &pos, "YAML syntax error: %s", problem);
+		return;
+	}
+}
+
+static void cfg_yaml_parser_wipe(yaml_parser_t *p)
+{
+	if (p->buffer.start != NULL)
+		explicit_bzero(p->buffer.start,
+			       (size_t)(p->buffer.end - p->buffer.start));
+	if (p->raw_buffer.start != NULL)
+		explicit_bzero(p->raw_buffer.start,
+			       (size_t)(p->raw_buffer.end -
+					p->raw_buffer.start));
+	yaml_parser_delete(p);
+}
+
+void cfg_yaml_delete(yaml_document_t *doc)
+{
+	yaml_node_t *n;
+
+	if (doc->nodes.start == NULL)
+		return;
+	for (n = doc->nodes.start; n < doc->nodes.top; n++)
+		if (n->type == YAML_SCALAR_NODE && n->data.scalar.value)
+			explicit_bzero(n->data.scalar.value,
+				       n->data.scalar.length);
+	yaml_document_delete(doc);
+	memset(doc, 0, sizeof(*doc));
+}
+
+int cfg_yaml_load(const char *name, const char *text, size_t len,
+		  yaml_document_t *doc, struct cfg_err *err)
+{
+	yaml_parser_t p;
+	yaml_document_t extra;
+	int ret = 0;
+
+	memset(doc, 0, sizeof(*doc));
+	if (!yaml_parser_initialize(&p)) {
+		struct cfg_pos pos = { .file = name };
+
+		cfg_errorf(err, &pos, "out of memory while reading YAML");
+		return -1;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&p, doc)) {
+		cfg_yaml_error(name, text, len, &p, err);
+		memset(doc, 0, sizeof(*doc));
+		cfg_yaml_parser_wipe(&p);
+		return -1;
+	}
+	/* One document: a second one would silently be ignored otherwise. */
+	if (!yaml_parser_load(&p, &extra)) {
+		cfg_yaml_error(name, text, len, &p, err);
+		ret = -1;
+	} else {
+		yaml_node_t *root = yaml_document_get_root_node(&extra);
+
+		if (root != NULL) {
+			struct cfg_pos pos = {
+				.file = name,
+				.line = (unsigned int)extra.start_mark.line + 1,
+				.col = (unsigned int)extra.start_mark.column + 1,
+			};
+
+			cfg_errorf(err, &pos,
+				   "only one YAML document is allowed");
+			ret = -1;
+		}
+		cfg_yaml_delete(&extra);
+	}
+	if (ret < 0)
+		cfg_yaml_delete(doc);
+	cfg_yaml_parser_wipe(&p);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Whole file */
+
+static void cfg_set_where(struct cfg_ctx *ctx, const char *section,
+			  yaml_node_t *name, size_t idx)
+{
+	char show[CFG_SHOWBUF];
+
+	if (name != NULL && name->type == YAML_SCALAR_NODE)
+		snprintf(ctx->where, sizeof(ctx->where), "%s.%s", section,
+			 cfg_show((const char *)name->data.scalar.value, show,
+				  sizeof(show)));
+	else
+		snprintf(ctx->where, sizeof(ctx->where), "%s[%zu]", section,
+			 idx);
+}
+
+/* Items of a sequence section; NULL count 0 for a null section. */
+static yaml_node_item_t *cfg_seq_items(struct cfg_ctx *ctx, yaml_node_t *node,
+				       const char *section, size_t *n)
+{
+	*n = 0;
+	if (node == NULL || cfg_is_null(node))
+		return NULL;
+	if (node->type != YAML_SEQUENCE_NODE) {
+		cfg_perr(ctx, node, "%s: expected a list (of mappings), got %s",
+			 section, cfg_node_type_name(node));
+		return NULL;
+	}
+	*n = (size_t)(node->data.sequence.items.top -
+		      node->data.sequence.items.start);
+	return node->data.sequence.items.start;
+}
+
+/* Pairs of a mapping section (ports, interfaces). */
+static yaml_node_pair_t *cfg_map_pairs(struct cfg_ctx *ctx, yaml_node_t *node,
+				       const char *section, size_t *n)
+{
+	*n = 0;
+	if (node == NULL || cfg_is_null(node))
+		return NULL;
+	if (node->type != YAML_MAPPING_NODE) {
+		cfg_perr(ctx, node, "%s: expected a mapping of name: {...}, got %s",
+			 section, cfg_node_type_name(node));
+		return NULL;
+	}
+	*n = (size_t)(node->data.mapping.pairs.top -
+		      node->data.mapping.pairs.start);
+	return node->data.mapping.pairs.start;
+}
+
+/* True (and reported) if pair i's key repeats an earlier key's text. */
+static bool cfg_dup_name(struct cfg_ctx *ctx, yaml_node_pair_t *pairs,
+			 size_t i, const char *section)
+{
+	yaml_node_t *k = cfg_node(ctx, pairs[i].key);
+	char show[CFG_SHOWBUF];
+	size_t j;
+
+	if (k->type != YAML_SCALAR_NODE)
+		return false;
+	for (j = 0; j < i; j++) {
+		yaml_node_t *o = cfg_node(ctx, pairs[j].key);
+
+		if (o->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)o->data.scalar.value,
+			   (const char *)k->data.scalar.value) == 0) {
+			cfg_perr(ctx, k, "%s: duplicate key '%s' (first given at line %zu)",
+				 section,
+				 cfg_show((const char *)k->data.scalar.value,
+					  show, sizeof(show)),
+				 o->start_mark.line + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+struct cfg_load_marks {
+	bool *port, *iface, *neigh, *sa, *route;
+};
+
+static int cfg_load_doc(struct cfg_ctx *ctx, struct cfg *cfg,
+			struct cfg_load_marks *lm)
+{
+	enum { T_CRYPTO, T_PORTS, T_NEIGH, T_IFACES, T_SAS, T_ROUTES, T_N };
+	static const char *const keys[] = {
+		[T_CRYPTO] = "crypto", [T_PORTS] = "ports",
+		[T_NEIGH] = "neighbors", [T_IFACES] = "interfaces",
+		[T_SAS] = "sas", [T_ROUTES] = "routes", [T_N] = NULL,
+	};
+	yaml_node_t *v[T_N + 1];
+	yaml_node_t *root = yaml_document_get_root_node(ctx->doc);
+	yaml_node_pair_t *pairs;
+	yaml_node_item_t *items;
+	size_t n, i;
+
+	/* Defaults even for an empty file. */
+	cfg_parse_crypto(ctx, NULL, &cfg->crypto);
+	if (root == NULL || cfg_is_null(root))
+		return 0;
+	if (root->type != YAML_MAPPING_NODE) {
+		cfg_perr(ctx, root,
+			 "the top level must be a mapping (crypto, ports, neighbors, interfaces, sas, routes), got %s",
+			 cfg_node_type_name(root));
+		return -1;
+	}
+	cfg_parse_fields(ctx, root, keys, v, NULL);
+
+	if (v[T_CRYPTO] != NULL) {
+		snprintf(ctx->where, sizeof(ctx->where), "crypto");
+		cfg_parse_crypto(ctx, v[T_CRYPTO], &cfg->crypto);
+	}
+
+	ctx->where[0] = '\0';
+	pairs = cfg_map_pairs(ctx, v[T_PORTS], "ports", &n);
+	if (n > 0) {
+		cfg->ports = calloc(n, sizeof(*cfg->ports));
+		lm->port = calloc(n, sizeof(bool));
+		if (cfg->ports == NULL || lm->port == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < n; i++) {
+		struct cfg_port *p = &cfg->ports[cfg->nports];
+
+		ctx->where[0] = '\0';
+		if (cfg_dup_name(ctx, pairs, i, "ports"))
+			continue;
+		cfg_set_where(ctx, "ports", cfg_node(ctx, pairs[i].key), i);
+		lm->port[cfg->nports] = cfg_parse_port_entry(ctx,
+				cfg_node(ctx, pairs[i].key),
+				cfg_node(ctx, pairs[i].value), p) < 0;
+		cfg->nports++;
+	}
+
+	ctx->where[0] = '\0';
+	pairs = cfg_map_pairs(ctx, v[T_IFACES], "interfaces", &n);
+	if (n > 0) {
+		cfg->interfaces = calloc(n, sizeof(*cfg->interfaces));
+		lm->iface = calloc(n, sizeof(bool));
+		if (cfg->interfaces == NULL || lm->iface == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < n; i++) {
+		struct cfg_interface *f = &cfg->interfaces[cfg->ninterfaces];
+
+		ctx->where[0] = '\0';
+		if (cfg_dup_name(ctx, pairs, i, "interfaces"))
+			continue;
+		cfg_set_where(ctx, "interfaces", cfg_node(ctx, pairs[i].key),
+			      i);
+		lm->iface[cfg->ninterfaces] = cfg_parse_interface_entry(ctx,
+				cfg_node(ctx, pairs[i].key),
+				cfg_node(ctx, pairs[i].value), f) < 0;
+		cfg->ninterfaces++;
+	}
+
+	ctx->where[0] = '\0';
+	items = cfg_seq_items(ctx, v[T_NEIGH], "neighbors", &n);
+	if (n > 0) {
+		cfg->neighbors = calloc(n, sizeof(*cfg->neighbors));
+		lm->neigh = calloc(n, sizeof(bool));
+		if (cfg->neighbors == NULL || lm->neigh == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < n; i++) {
+		cfg_set_where(ctx, "neighbors", NULL, i);
+		lm->neigh[i] = cfg_parse_neighbor_entry(ctx,
+				cfg_node(ctx, items[i]),
+				&cfg->neighbors[i]) < 0;
+		cfg->nneighbors++;
+	}
+
+	ctx->where[0] = '\0';
+	items = cfg_seq_items(ctx, v[T_SAS], "sas", &n);
+	if (n > 0) {
+		cfg->sas = calloc(n, sizeof(*cfg->sas));
+		lm->sa = calloc(n, sizeof(bool));
+		if (cfg->sas == NULL || lm->sa == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < n; i++) {
+		cfg_set_where(ctx, "sas", NULL, i);
+		lm->sa[i] = cfg_parse_sa_entry(ctx, cfg_node(ctx, items[i]),
+					       &cfg->sas[i]) < 0;
+		cfg->nsas++;
+	}
+
+	ctx->where[0] = '\0';
+	items = cfg_seq_items(ctx, v[T_ROUTES], "routes", &n);
+	if (n > 0) {
+		cfg->routes = calloc(n, sizeof(*cfg->routes));
+		lm->route = calloc(n, sizeof(bool));
+		if (cfg->routes == NULL || lm->route == NULL)
+			goto nomem;
+	}
+	for (i = 0; i < n; i++) {
+		cfg_set_where(ctx, "routes", NULL, i);
+		lm->route[i] = cfg_parse_route_entry(ctx,
+				cfg_node(ctx, items[i]),
+				&cfg->routes[i]) < 0;
+		cfg->nroutes++;
+	}
+	ctx->where[0] = '\0';
+	return 0;
+
+nomem:
+	ctx->where[0] = '\0';
+	cfg_perr(ctx, NULL, "out of memory");
+	return -1;
+}
+
+struct cfg_sorted_msg {
+	unsigned int line, col;
+	unsigned int seq;
+	const char *msg;
+};
+
+static int cfg_msg_cmp(const void *a, const void *b)
+{
+	const struct cfg_sorted_msg *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Fields are checked in the parser's order and cross-references after
+ * all entries; the reader wants the file's order.  Pass the collected
+ * messages on to err sorted by position (ties keep their order).
+ */
+static void cfg_forward_sorted(const char *file, struct cfg_err *from,
+			       struct cfg_err *to)
+{
+	struct cfg_sorted_msg *v;
+	size_t flen = strlen(file);
+	unsigned int i;
+
+	v = calloc(from->nmsgs ? from->nmsgs : 1, sizeof(*v));
+	for (i = 0; i < from->nmsgs; i++) {
+		const char *m = from->msgs[i];
+		unsigned int line = 0, col = 0;
+
+		if (strncmp(m, file, flen) == 0 && m[flen] == ':' &&
+		    sscanf(m + flen + 1, "%u:%u:", &line, &col) != 2)
+			line = col = 0;
+		if (v == NULL) {
+			cfg_errorf(to, NULL, "%s", m);
+			continue;
+		}
+		v[i] = (struct cfg_sorted_msg){ line, col, i, m };
+	}
+	if (v != NULL) {
+		qsort(v, from->nmsgs, sizeof(*v), cfg_msg_cmp);
+		for (i = 0; i < from->nmsgs; i++)
+			cfg_errorf(to, NULL, "%s", v[i].msg);
+		free(v);
+	}
+	/* Messages lost to memory shortage still count. */
+	for (i = from->nmsgs; i < from->count; i++)
+		cfg_errorf(to, NULL, "%s: (message lost: out of memory)", file);
+}
+
+int cfg_load_string(const char *name, const char *text, size_t len,
+		    struct cfg *cfg, struct cfg_err *err)
+{
+	struct cfg_load_marks lm = { NULL, NULL, NULL, NULL, NULL };
+	struct cfg_err local;
+	struct cfg_ctx ctx;
+	yaml_document_t doc;
+	int ret = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->file = strdup(name != NULL ? name : "-");
+	if (cfg->file == NULL) {
+		cfg_errorf(err, NULL, "%s: out of memory", name);
+		return -1;
+	}
+	cfg_err_init(&local, NULL, UINT_MAX);
+	if (cfg_yaml_load(cfg->file, text, len, &doc, &local) < 0) {
+		ret = -1;
+		goto out;
+	}
+	cfg_ctx_init(&ctx, cfg->file, &doc, &local);
+	if (cfg_load_doc(&ctx, cfg, &lm) == 0) {
+		struct cfg_marks m = {
+			.bad_port = lm.port, .bad_if = lm.iface,
+			.bad_neigh = lm.neigh, .bad_sa = lm.sa,
+			.bad_route = lm.route,
+		};
+
+		cfg_validate_marked(cfg, &local, &m);
+	}
+	cfg_yaml_delete(&doc);
+	if (local.count != 0)
+		ret = -1;
+out:
+	cfg_forward_sorted(cfg->file, &local, err);
+	cfg_err_free(&local);
+	free(lm.port);
+	free(lm.iface);
+	free(lm.neigh);
+	free(lm.sa);
+	free(lm.route);
+	if (ret < 0)
+		cfg_free(cfg);
+	return ret;
+}
+
+int cfg_load_file(const char *path, struct cfg *cfg, struct cfg_err *err)
+{
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	f = fopen(path, "re");
+	if (f == NULL) {
+		cfg_errorf(err, NULL, "%s: cannot open: %s", path,
+			   strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		size_t got;
+
+		if (len == cap) {
+			/* Grow by hand so that the old buffer is wiped:
+			 * realloc could leave a copy of the keys behind. */
+			size_t ncap = cap ? cap * 2 : 8192;
+			char *n = malloc(ncap);
+
+			if (n == NULL) {
+				cfg_errorf(err, NULL, "%s: out of memory", path);
+				ret = -1;
+				goto out;
+			}
+			if (text != NULL) {
+				memcpy(n, text, len);
+				explicit_bzero(text, cap);
+				free(text);
+			}
+			text = n;
+			cap = ncap;
+		}
+		got = fread(text + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		cfg_errorf(err, NULL, "%s: cannot read: %s", path,
+			   strerror(errno));
+		ret = -1;
+		goto out;
+	}
+	ret = cfg_load_string(path, text, len, cfg, err);
+out:
+	fclose(f);
+	if (text != NULL) {
+		explicit_bzero(text, cap);
+		free(text);
+	}
+	return ret;
+}
