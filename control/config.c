@@ -401,10 +401,30 @@ static void cfg_perr(struct cfg_ctx *ctx, const yaml_node_t *node,
 		cfg_errorf(ctx->err, &pos, "%s", text);
 }
 
-/* A user's value made safe to echo: printable, bounded, never a key. */
+/* A run of more hex digits than a 64-bit number has in decimal (20):
+ * probably a key, whose shortest is 32 digits. */
+static bool cfg_looks_secret(const char *s)
+{
+	size_t run = 0;
+
+	for (; *s != '\0'; s++) {
+		run = isxdigit((unsigned char)*s) ? run + 1 : 0;
+		if (run > 20)
+			return true;
+	}
+	return false;
+}
+
+/* A user's value made safe to echo: printable, bounded, and not a key
+ * even when the key was pasted into the wrong field. */
 static const char *cfg_show(const char *s, char *buf, size_t len)
 {
 	size_t i, o = 0;
+
+	if (cfg_looks_secret(s)) {
+		snprintf(buf, len, "(hex value not shown)");
+		return buf;
+	}
 
 	for (i = 0; s[i] != '\0' && o + 4 < len; i++) {
 		if (i == CFG_SHOW_MAX) {
@@ -1417,9 +1437,17 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 			cfg_perr(ctx, node,
 				 "missing key 'auth': ESP without integrity protection is not allowed");
 
-		if (v[S_ENC] != NULL &&
-		    cfg_parse_alg(ctx, v[S_ENC], "enc", cfg_enc_tab,
-				  CFG_NELEM(cfg_enc_tab), &alg) == 0) {
+		/* "enc: null" is YAML's null but the contract's cipher name;
+		 * an empty value is still an error, not a silent null. */
+		if (v[S_ENC] != NULL && v[S_ENC]->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)v[S_ENC]->data.scalar.value,
+			   "null") == 0)
+			alg = CFG_ENC_NULL;
+		else if (v[S_ENC] != NULL &&
+			 cfg_parse_alg(ctx, v[S_ENC], "enc", cfg_enc_tab,
+				       CFG_NELEM(cfg_enc_tab), &alg) < 0)
+			alg = -1;
+		if (v[S_ENC] != NULL && alg >= 0) {
 			out->enc = (enum cfg_enc)alg;
 			if (out->enc == CFG_ENC_NULL) {
 				if (v[S_ENC_KEY] != NULL)
