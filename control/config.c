@@ -543,7 +543,7 @@ int cfg_parse_uint(struct cfg_ctx *ctx, yaml_node_t *node, const char *field,
 {
 	char show[CFG_SHOWBUF];
 	const char *s = cfg_parse_scalar(ctx, node, field);
-	uint64_t v;
+	uint64_t v = 0;
 	int r;
 
 	if (s == NULL)

@@ -17,6 +17,12 @@ struct fib {
 	struct nexthop *nh;	/* nh[0] is never used: refs pin it */
 	uint32_t max_nh;
 	uint32_t used_nh;
+	/*
+	 * rte_lpm and rte_lpm6 take depths from 1: the default routes live
+	 * here, as next hop indexes (0: none), and answer every miss.
+	 */
+	uint32_t def4;
+	uint32_t def6;
 };
 
 struct fib *
@@ -138,6 +144,8 @@ fib_current(struct fib *fib, const struct cfg_prefix *p)
 {
 	uint32_t cur = 0;
 
+	if (p->len == 0)
+		return p->addr.family == AF_INET ? fib->def4 : fib->def6;
 	if (p->addr.family == AF_INET) {
 		if (rte_lpm_is_rule_present(fib->lpm4, prefix_v4(p), p->len,
 					    &cur) != 1)
@@ -162,7 +170,10 @@ fib_add(struct fib *fib, const struct cfg_prefix *p, const struct nexthop *nh)
 	if (idx == 0)
 		return -ENOSPC;
 	old = fib_current(fib, p);
-	if (p->addr.family == AF_INET)
+	if (p->len == 0) {
+		*(p->addr.family == AF_INET ? &fib->def4 : &fib->def6) = idx;
+		rc = 0;
+	} else if (p->addr.family == AF_INET)
 		rc = rte_lpm_add(fib->lpm4, prefix_v4(p), p->len, idx);
 	else
 		rc = rte_lpm6_add(fib->lpm6, p->addr.a, p->len, idx);
@@ -182,7 +193,10 @@ fib_del(struct fib *fib, const struct cfg_prefix *p)
 
 	if (old == 0)
 		return -ENOENT;
-	if (p->addr.family == AF_INET)
+	if (p->len == 0) {
+		*(p->addr.family == AF_INET ? &fib->def4 : &fib->def6) = 0;
+		rc = 0;
+	} else if (p->addr.family == AF_INET)
 		rc = rte_lpm_delete(fib->lpm4, prefix_v4(p), p->len);
 	else
 		rc = rte_lpm6_delete(fib->lpm6, p->addr.a, p->len);
@@ -201,9 +215,12 @@ fib_lookup4_bulk(const struct fib *fib, const uint32_t *addrs,
 
 	/* rte_lpm_lookup_bulk marks hits with RTE_LPM_LOOKUP_SUCCESS. */
 	rte_lpm_lookup_bulk(fib->lpm4, addrs, hop, n);
-	for (i = 0; i < n; i++)
-		nh[i] = (hop[i] & RTE_LPM_LOOKUP_SUCCESS) ?
-			&fib->nh[hop[i] & 0x00ffffff] : NULL;
+	for (i = 0; i < n; i++) {
+		uint32_t idx = (hop[i] & RTE_LPM_LOOKUP_SUCCESS) ?
+			       hop[i] & 0x00ffffff : fib->def4;
+
+		nh[i] = idx != 0 ? &fib->nh[idx] : NULL;
+	}
 }
 
 void
@@ -214,8 +231,11 @@ fib_lookup6_bulk(const struct fib *fib, uint8_t (*addrs)[16],
 	unsigned int i;
 
 	rte_lpm6_lookup_bulk_func(fib->lpm6, addrs, hop, n);
-	for (i = 0; i < n; i++)
-		nh[i] = hop[i] >= 0 ? &fib->nh[hop[i]] : NULL;
+	for (i = 0; i < n; i++) {
+		uint32_t idx = hop[i] >= 0 ? (uint32_t)hop[i] : fib->def6;
+
+		nh[i] = idx != 0 ? &fib->nh[idx] : NULL;
+	}
 }
 
 uint32_t

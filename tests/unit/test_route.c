@@ -222,7 +222,7 @@ main(int argc, char **argv)
 {
 	char prefix[64];
 	char *eal[] = { argv[0], "--no-huge", "-m", "256", "--no-pci",
-			"--no-shconf", "--in-memory", "--log-level=*:error",
+			"--log-level=*:error",
 			"--file-prefix", prefix, "-l", "0", NULL };
 
 	(void)argc;
