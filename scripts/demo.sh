@@ -11,10 +11,10 @@ ninja -C build >/dev/null
 
 out=demo-out
 rm -rf "$out" && mkdir -p "$out"
-eal="-l 0-1 --no-huge -m 512 --no-pci --log-level=*:warning --file-prefix ipsecgw-demo-$$"
+eal="-l 0-1 --no-huge -m 512 --no-pci --log-level=*:warning --no-telemetry --file-prefix ipsecgw-demo-$$"
 
 # A first run with empty inputs tells us the virtual ports' MAC addresses.
-/usr/bin/python3 -c "from scapy.all import wrpcap; wrpcap('$out/empty.pcap', [])"
+/usr/bin/python3 -c "from scapy.all import wrpcap; wrpcap('$out/empty.pcap', [], linktype=1)"
 build/ipsecgw $eal \
 	--vdev "net_pcap0,rx_pcap=$out/empty.pcap,tx_pcap=$out/discard0.pcap" \
 	--vdev "net_pcap1,rx_pcap=$out/empty.pcap,tx_pcap=$out/discard1.pcap" \

@@ -19,7 +19,7 @@ router = "02:00:00:00:00:fe"
 lan = []
 for i in range(20):
     lan.append(Ether(src=host, dst=lan_mac) / IP(src="10.100.0.10", dst="10.200.0.5") /
-               UDP(sport=40000 + i, dport=53) / Raw(b"to the peer site %d" % i))
+               UDP(sport=40000 + i, dport=5000) / Raw(b"to the peer site %d" % i))
     lan.append(Ether(src=host, dst=lan_mac) / IP(src="10.100.0.10", dst="198.51.100.7") /
                TCP(sport=50000 + i, dport=443, flags="S"))
     lan.append(Ether(src=host, dst=lan_mac) / IPv6(src="fd00:100::10", dst="2001:db8:ffff::7") /
