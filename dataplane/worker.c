@@ -132,8 +132,9 @@ classify(const struct dp_port *in, struct rte_mbuf *m)
 			     rte_be_to_cpu_32(ip->dst_addr));
 		if (unlikely(r != 0))
 			return r;
-		if (tlen < l3len)
-			rte_pktmbuf_trim(m, l3len - tlen);
+		/* trim Ethernet padding; fails only across segments */
+		if (tlen < l3len && rte_pktmbuf_trim(m, l3len - tlen) != 0)
+			return DP_DROP_BAD_HEADER;
 		return CL_IPV4;
 	}
 	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
@@ -149,8 +150,8 @@ classify(const struct dp_port *in, struct rte_mbuf *m)
 		r = martian6(ip6->src_addr, ip6->dst_addr);
 		if (unlikely(r != 0))
 			return r;
-		if (tlen < l3len)
-			rte_pktmbuf_trim(m, l3len - tlen);
+		if (tlen < l3len && rte_pktmbuf_trim(m, l3len - tlen) != 0)
+			return DP_DROP_BAD_HEADER;
 		return CL_IPV6;
 	}
 	return DP_DROP_NOT_IP;
