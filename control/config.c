@@ -1416,6 +1416,8 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 		if (cfg_parse_alg(ctx, v[S_AEAD], "aead", cfg_aead_tab,
 				  CFG_NELEM(cfg_aead_tab), &alg) == 0)
 			out->aead = (enum cfg_aead)alg;
+		/* The key's own syntax is checked even if the algorithm is
+		 * unknown; its length only against a known one. */
 		if (cfg_require(ctx, node, v[S_KEY], "key") == 0 &&
 		    cfg_parse_key(ctx, v[S_KEY], "key", out->key,
 				  &out->key_len) == 0 &&
@@ -1439,6 +1441,7 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 
 		/* "enc: null" is YAML's null but the contract's cipher name;
 		 * an empty value is still an error, not a silent null. */
+		alg = -1;
 		if (v[S_ENC] != NULL && v[S_ENC]->type == YAML_SCALAR_NODE &&
 		    strcmp((const char *)v[S_ENC]->data.scalar.value,
 			   "null") == 0)
@@ -1447,45 +1450,42 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 			 cfg_parse_alg(ctx, v[S_ENC], "enc", cfg_enc_tab,
 				       CFG_NELEM(cfg_enc_tab), &alg) < 0)
 			alg = -1;
-		if (v[S_ENC] != NULL && alg >= 0) {
+		if (alg >= 0)
 			out->enc = (enum cfg_enc)alg;
-			if (out->enc == CFG_ENC_NULL) {
-				if (v[S_ENC_KEY] != NULL)
-					cfg_perr(ctx, v[S_ENC_KEY],
-						 "enc-key: null encryption takes no key");
-			} else if (cfg_require(ctx, node, v[S_ENC_KEY],
-					       "enc-key") == 0 &&
-				   cfg_parse_key(ctx, v[S_ENC_KEY], "enc-key",
-						 out->enc_key,
-						 &out->enc_key_len) == 0) {
-				cfg_check_keylen(ctx, v[S_ENC_KEY],
-						 cfg_enc_name(out->enc),
-						 "enc-key",
-						 cfg_enc_keylen(out->enc),
-						 cfg_is_ctr(out->enc) ? 4 : 0,
-						 "nonce", out->enc_key_len);
-			}
-		} else if (v[S_ENC_KEY] != NULL && v[S_ENC] == NULL) {
+
+		if (v[S_ENC_KEY] != NULL && v[S_ENC] == NULL)
 			cfg_perr(ctx, v[S_ENC_KEY], "enc-key without enc");
-		}
+		else if (out->enc == CFG_ENC_NULL && v[S_ENC_KEY] != NULL)
+			cfg_perr(ctx, v[S_ENC_KEY],
+				 "enc-key: null encryption takes no key");
+		else if (out->enc == CFG_ENC_NULL)
+			;
+		else if (v[S_ENC] != NULL &&
+			 cfg_require(ctx, node, v[S_ENC_KEY], "enc-key") == 0 &&
+			 cfg_parse_key(ctx, v[S_ENC_KEY], "enc-key",
+				       out->enc_key, &out->enc_key_len) == 0 &&
+			 out->enc != CFG_ENC_NONE)
+			cfg_check_keylen(ctx, v[S_ENC_KEY],
+					 cfg_enc_name(out->enc), "enc-key",
+					 cfg_enc_keylen(out->enc),
+					 cfg_is_ctr(out->enc) ? 4 : 0, "nonce",
+					 out->enc_key_len);
 
 		if (v[S_AUTH] != NULL &&
 		    cfg_parse_alg(ctx, v[S_AUTH], "auth", cfg_auth_tab,
-				  CFG_NELEM(cfg_auth_tab), &alg) == 0) {
+				  CFG_NELEM(cfg_auth_tab), &alg) == 0)
 			out->auth = (enum cfg_auth)alg;
-			if (cfg_require(ctx, node, v[S_AUTH_KEY],
-					"auth-key") == 0 &&
-			    cfg_parse_key(ctx, v[S_AUTH_KEY], "auth-key",
-					  out->auth_key,
-					  &out->auth_key_len) == 0)
-				cfg_check_keylen(ctx, v[S_AUTH_KEY],
-						 cfg_auth_name(out->auth),
-						 "auth-key",
-						 cfg_auth_keylen(out->auth), 0,
-						 "", out->auth_key_len);
-		} else if (v[S_AUTH_KEY] != NULL && v[S_AUTH] == NULL) {
+		if (v[S_AUTH_KEY] != NULL && v[S_AUTH] == NULL)
 			cfg_perr(ctx, v[S_AUTH_KEY], "auth-key without auth");
-		}
+		else if (v[S_AUTH] != NULL &&
+			 cfg_require(ctx, node, v[S_AUTH_KEY], "auth-key") == 0 &&
+			 cfg_parse_key(ctx, v[S_AUTH_KEY], "auth-key",
+				       out->auth_key, &out->auth_key_len) == 0 &&
+			 out->auth != CFG_AUTH_NONE)
+			cfg_check_keylen(ctx, v[S_AUTH_KEY],
+					 cfg_auth_name(out->auth), "auth-key",
+					 cfg_auth_keylen(out->auth), 0, "",
+					 out->auth_key_len);
 	}
 
 	if (v[S_ESN] != NULL)
@@ -1788,7 +1788,7 @@ static void cfg_validate_sas(struct cfg *cfg, struct cfg_err *err,
 		snprintf(where, sizeof(where), "sas[%zu]", i);
 
 		if (sa->has_reqid) {
-			for (k = 0; k < cfg->ninterfaces; k++)
+			for (k = 0; k < cfg->ninterfaces && f == NULL; k++)
 				if (cfg->interfaces[k].reqid == sa->reqid)
 					f = &cfg->interfaces[k];
 			/* A bad interface may have lost its reqid. */
