@@ -1461,7 +1461,9 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 		else if (out->enc == CFG_ENC_NULL)
 			;
 		else if (v[S_ENC] != NULL &&
-			 cfg_require(ctx, node, v[S_ENC_KEY], "enc-key") == 0 &&
+			 (alg >= 0 ? cfg_require(ctx, node, v[S_ENC_KEY],
+						 "enc-key") == 0 :
+				     v[S_ENC_KEY] != NULL) &&
 			 cfg_parse_key(ctx, v[S_ENC_KEY], "enc-key",
 				       out->enc_key, &out->enc_key_len) == 0 &&
 			 out->enc != CFG_ENC_NONE)
@@ -1471,6 +1473,9 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 					 cfg_is_ctr(out->enc) ? 4 : 0, "nonce",
 					 out->enc_key_len);
 
+		/* A bad algorithm is reported once: its key is then checked
+		 * if present, not asked for. */
+		alg = -1;
 		if (v[S_AUTH] != NULL &&
 		    cfg_parse_alg(ctx, v[S_AUTH], "auth", cfg_auth_tab,
 				  CFG_NELEM(cfg_auth_tab), &alg) == 0)
@@ -1478,7 +1483,9 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 		if (v[S_AUTH_KEY] != NULL && v[S_AUTH] == NULL)
 			cfg_perr(ctx, v[S_AUTH_KEY], "auth-key without auth");
 		else if (v[S_AUTH] != NULL &&
-			 cfg_require(ctx, node, v[S_AUTH_KEY], "auth-key") == 0 &&
+			 (alg >= 0 ? cfg_require(ctx, node, v[S_AUTH_KEY],
+						 "auth-key") == 0 :
+				     v[S_AUTH_KEY] != NULL) &&
 			 cfg_parse_key(ctx, v[S_AUTH_KEY], "auth-key",
 				       out->auth_key, &out->auth_key_len) == 0 &&
 			 out->auth != CFG_AUTH_NONE)
@@ -2280,7 +2287,7 @@ int cfg_load_string(const char *name, const char *text, size_t len,
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->file = strdup(name != NULL ? name : "-");
 	if (cfg->file == NULL) {
-		cfg_errorf(err, NULL, "%s: out of memory", name);
+		cfg_errorf(err, NULL, "%s: out of memory", name != NULL ? name : "-");
 		return -1;
 	}
 	cfg_err_init(&local, NULL, UINT_MAX);

@@ -687,12 +687,36 @@ static void test_errors_sa_semantics(void)
 	expect_err("SA with null enc but no auth",
 		   BASE SA_HEAD SA_SRC SA_DST SA_IF "    enc: null\n", 1, "6:5",
 		   "missing key 'auth'");
+	{
+		struct cfg c;
+		struct cfg_err err;
+		int r = load(BASE SA_HEAD SA_SRC SA_DST SA_IF "    enc: null\n"
+			     "    auth: hmac-sha1-96\n"
+			     "    auth-key: 0x0102030405060708090a0b0c0d0e0f1011121314\n",
+			     &c, &err);
+
+		check(r == 0 && c.nsas == 1 && c.sas[0].enc == CFG_ENC_NULL,
+		      "enc: null (YAML's null spelling) is the null cipher");
+		if (r != 0)
+			dump_errors(&err);
+		cfg_free(&c);
+		cfg_err_free(&err);
+	}
 	expect_err("SA with null enc and an enc-key",
 		   BASE SA_HEAD SA_SRC SA_DST SA_IF "    enc: \"null\"\n"
 			"    enc-key: 0x01020304\n"
 			"    auth: hmac-sha1-96\n"
 			"    auth-key: 0x0102030405060708090a0b0c0d0e0f1011121314\n",
 		   1, "11:14", "null encryption takes no key");
+	expect_err("SA with an empty enc is not the null cipher",
+		   BASE SA_HEAD SA_SRC SA_DST SA_IF "    enc:\n"
+			"    auth: hmac-sha1-96\n"
+			"    auth-key: 0x0102030405060708090a0b0c0d0e0f1011121314\n",
+		   1, "10:9", "enc: needs a value");
+	expect_err("key syntax is checked even for an unknown algorithm",
+		   BASE SA_HEAD SA_SRC SA_DST SA_IF "    aead: aes-ccm-128\n"
+			"    key: 0x01020q\n", 2, "11:10",
+		   "key: character 8 is not a hex digit");
 	expect_err("SA with no transform", BASE SA_HEAD SA_SRC SA_DST SA_IF, 1,
 		   "6:5", "missing key 'aead', or 'enc' and 'auth'");
 	expect_err("SA with aead but no key",
