@@ -13,6 +13,7 @@
 #include <rte_ethdev.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/ipsec.h"
 #include "dataplane/neigh.h"
 #include "dataplane/route.h"
 
@@ -30,6 +31,17 @@ port_by_name(const struct dp *dp, const char *name)
 		if (strcmp(dp->ports[dp->port_list[i]].name, name) == 0)
 			return &dp->ports[dp->port_list[i]];
 	return NULL;
+}
+
+static int
+iface_by_name(const struct dp *dp, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; dp->ipsec != NULL && i < dp->ipsec->nifs; i++)
+		if (strcmp(dp->ipsec->ifs[i].name, name) == 0)
+			return (int)i;
+	return -1;
 }
 
 static void
@@ -106,10 +118,17 @@ apply_routes(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 	for (i = 0; i < cfg->nroutes; i++) {
 		const struct cfg_route *r = &cfg->routes[i];
 		const struct dp_port *p = port_by_name(dp, r->dev);
+		int ifidx = iface_by_name(dp, r->dev);
 
-		if (p == NULL)
-			continue;	/* into an ipsec interface: refused */
 		memset(&nh, 0, sizeof(nh));
+		if (ifidx >= 0) {
+			nh.type = NH_IFACE;
+			nh.port = (uint16_t)ifidx;
+			route_add(dp, &r->prefix, &nh, &r->pos, err);
+			continue;
+		}
+		if (p == NULL)
+			continue;	/* its port's error is reported */
 		nh.port = p->port_id;
 		if (r->has_via) {
 			nh.type = NH_VIA;
@@ -120,6 +139,33 @@ apply_routes(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 		}
 		route_add(dp, &r->prefix, &nh, &r->pos, err);
 	}
+	/*
+	 * An interface's peer is reached through it, as with ifconfig's
+	 * "inet ADDR PEER" (unless a configured route says otherwise).
+	 */
+	for (i = 0; i < cfg->ninterfaces; i++) {
+		const struct cfg_interface *ci = &cfg->interfaces[i];
+		struct cfg_prefix peer;
+
+		if (!ci->has_peer)
+			continue;
+		peer.addr = ci->peer;
+		peer.len = ci->peer.family == AF_INET ? 32 : 128;
+		bool listed = false;
+		for (size_t r = 0; r < cfg->nroutes; r++)
+			if (cfg->routes[r].prefix.len == peer.len &&
+			    cfg_addr_eq(&cfg->routes[r].prefix.addr, &peer.addr))
+				listed = true;
+		if (listed)
+			continue;
+		memset(&nh, 0, sizeof(nh));
+		nh.type = NH_IFACE;
+		nh.port = (uint16_t)iface_by_name(dp, ci->name);
+		route_add(dp, &peer, &nh, &ci->pos, err);
+	}
+	/* own addresses: the ports' and the interfaces' inner ones */
+	memset(&nh, 0, sizeof(nh));
+	nh.type = NH_LOCAL;
 	for (i = 0; i < cfg->nports; i++) {
 		const struct cfg_port *cp = &cfg->ports[i];
 
@@ -127,9 +173,17 @@ apply_routes(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 			struct cfg_prefix host = cp->addrs[j];
 
 			host.len = host.addr.family == AF_INET ? 32 : 128;
-			memset(&nh, 0, sizeof(nh));
-			nh.type = NH_LOCAL;
 			route_add(dp, &host, &nh, &cp->pos, err);
+		}
+	}
+	for (i = 0; i < cfg->ninterfaces; i++) {
+		const struct cfg_interface *ci = &cfg->interfaces[i];
+
+		for (j = 0; j < ci->naddrs; j++) {
+			struct cfg_prefix host = ci->addrs[j];
+
+			host.len = host.addr.family == AF_INET ? 32 : 128;
+			route_add(dp, &host, &nh, &ci->pos, err);
 		}
 	}
 	return 0;
@@ -140,21 +194,9 @@ dp_apply(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 {
 	unsigned int before = err->count;
 
-	/*
-	 * Traffic routed into an ipsec interface must never leave in clear
-	 * by some other route, so a configuration with interfaces or SAs is
-	 * refused whole until this dataplane carries ESP.
-	 */
-	if (cfg->ninterfaces != 0)
-		cfg_errorf(err, &cfg->interfaces[0].pos,
-			   "interfaces: ipsec interfaces are not supported by this version of the dataplane");
-	if (cfg->nsas != 0)
-		cfg_errorf(err, &cfg->sas[0].pos,
-			   "sas: SAs are not supported by this version of the dataplane");
-	if (err->count != before)
-		return -1;
-
 	if (dp_ports_setup(dp, cfg, err) != 0)
+		return -1;
+	if (ipsec_apply(dp, cfg, err) != 0)
 		return -1;
 	dp->fib = fib_create("fib", FIB_MAX_V4, FIB_MAX_V6, FIB_MAX_NEXTHOPS,
 			     (int)rte_socket_id());

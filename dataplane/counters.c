@@ -8,6 +8,7 @@
 
 #include "dataplane/counters.h"
 #include "dataplane/dp.h"
+#include "dataplane/ipsec.h"
 
 #define DP_DROP_NAME(id, name, descr) [DP_DROP_##id] = name,
 static const char *const drop_names[DP_DROP_MAX] = {
@@ -57,15 +58,52 @@ dp_port_counters(const struct dp *dp, uint16_t port_id,
 }
 
 static void
+dp_iface_counters(const struct dp *dp, unsigned int ifidx,
+		  struct dp_counters *out)
+{
+	unsigned int w;
+
+	memset(out, 0, sizeof(*out));
+	for (w = 0; w < dp->nworkers; w++)
+		dp_counters_add(out, &dp->lc[w]->ifcnt[ifidx]);
+}
+
+static void
+dp_sa_counters(const struct dp *dp, unsigned int idx,
+	       struct dp_sa_counters *out)
+{
+	unsigned int w;
+
+	memset(out, 0, sizeof(*out));
+	for (w = 0; w < dp->nworkers; w++) {
+		const struct dp_sa_counters *c = &dp->lc[w]->sacnt[idx];
+
+		out->packets += c->packets;
+		out->bytes += c->bytes;
+		out->auth_failed += c->auth_failed;
+		out->replay += c->replay;
+	}
+}
+
+/*
+ * Totals: port rx/tx, and the drops of ports and ipsec interfaces (a
+ * packet is dropped in one place, so the sum counts each drop once).
+ */
+static void
 dp_total_counters(const struct dp *dp, struct dp_counters *out)
 {
 	struct dp_counters c;
-	unsigned int i;
+	unsigned int i, r;
 
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < dp->nports; i++) {
 		dp_port_counters(dp, dp->port_list[i], &c);
 		dp_counters_add(out, &c);
+	}
+	for (i = 0; dp->ipsec != NULL && i < dp->ipsec->nifs; i++) {
+		dp_iface_counters(dp, i, &c);
+		for (r = 0; r < DP_DROP_MAX; r++)
+			out->drops[r] += c.drops[r];
 	}
 }
 
@@ -83,6 +121,13 @@ dp_stats_print(const struct dp *dp, FILE *out)
 		dp_port_counters(dp, p->port_id, &c);
 		fprintf(out, "%-10s %12" PRIu64 " %14" PRIu64 " %12" PRIu64
 			" %14" PRIu64 " %12" PRIu64 "\n", p->name,
+			c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
+			dp_counters_dropped(&c));
+	}
+	for (i = 0; dp->ipsec != NULL && i < dp->ipsec->nifs; i++) {
+		dp_iface_counters(dp, i, &c);
+		fprintf(out, "%-10s %12" PRIu64 " %14" PRIu64 " %12" PRIu64
+			" %14" PRIu64 " %12" PRIu64 "\n", dp->ipsec->ifs[i].name,
 			c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
 			dp_counters_dropped(&c));
 	}
@@ -146,8 +191,34 @@ dp_stats_json(const struct dp *dp, const char *path)
 		json_counters(f, &c, "      ");
 		fprintf(f, "}");
 	}
+	fprintf(f, "\n  },\n  \"interfaces\": {");
+	for (i = 0; dp->ipsec != NULL && i < dp->ipsec->nifs; i++) {
+		dp_iface_counters(dp, i, &c);
+		fprintf(f, "%s\n    \"%s\": {\n", i ? "," : "",
+			dp->ipsec->ifs[i].name);
+		json_counters(f, &c, "      ");
+		fprintf(f, "}");
+	}
+	fprintf(f, "\n  },\n  \"sas\": [");
+	for (i = 0; dp->ipsec != NULL && i < dp->ipsec->nsas; i++) {
+		const struct ipsec_sa *s = &dp->ipsec->sas[i];
+		struct dp_sa_counters sc;
+		char src[64], dst[64];
+
+		dp_sa_counters(dp, i, &sc);
+		fprintf(f, "%s\n    {\"spi\": %u, \"src\": \"%s\", \"dst\": \"%s\","
+			" \"interface\": \"%s\", \"direction\": \"%s\","
+			" \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 ","
+			" \"auth_failed\": %" PRIu64 ", \"replay\": %" PRIu64 "}",
+			i ? "," : "", s->spi,
+			cfg_addr_str(&s->src, src, sizeof(src)),
+			cfg_addr_str(&s->dst, dst, sizeof(dst)),
+			dp->ipsec->ifs[s->ifidx].name,
+			s->outbound ? "out" : "in", sc.packets, sc.bytes,
+			sc.auth_failed, sc.replay);
+	}
 	dp_total_counters(dp, &total);
-	fprintf(f, "\n  },\n  \"drops\": {");
+	fprintf(f, "\n  ],\n  \"drops\": {");
 	for (r = 0; r < DP_DROP_MAX; r++)
 		fprintf(f, "%s\"%s\": %" PRIu64, r ? ", " : "", drop_names[r],
 			total.drops[r]);

@@ -27,7 +27,24 @@
 	X(TTL_EXCEEDED, "ttl-exceeded", "TTL or hop limit expired")           \
 	X(MTU, "mtu", "larger than the output port's MTU")                    \
 	X(LOCAL, "local", "addressed to the gateway itself")                  \
-	X(TX_FULL, "tx-full", "output queue full")
+	X(TX_FULL, "tx-full", "output queue full")                           \
+	X(NO_SA, "no-sa", "routed into an interface without outbound SA")    \
+	X(UNKNOWN_SPI, "unknown-spi", "ESP for no SA of ours")               \
+	X(BAD_TUNNEL_SOURCE, "bad-tunnel-source",                             \
+	  "ESP from an outer source other than the tunnel's remote")          \
+	X(AUTH_FAILED, "auth-failed", "ESP integrity check failed")           \
+	X(REPLAY, "replay", "ESP sequence number replayed or too old")        \
+	X(SEQ_EXHAUSTED, "seq-exhausted", "outbound sequence numbers used up") \
+	X(ECN_DROP, "ecn-drop", "outer CE on a not-ECT inner packet (RFC 6040)") \
+	X(INNER_FAMILY_DISABLED, "inner-family-disabled",                     \
+	  "inner IPv6 on an interface with ipv6 off")                         \
+	X(CRYPTO_BUSY, "crypto-busy", "crypto device queue full")             \
+	X(CRYPTO_FAILED, "crypto-failed", "the crypto device failed a packet") \
+	X(BAD_ESP, "bad-esp", "truncated or malformed ESP, bad padding")      \
+	X(NO_ROOM, "no-room", "no head or tail room in the buffer for ESP")   \
+	X(TUNNEL_LOOP, "tunnel-loop", "tunnel remote routed into a tunnel")   \
+	X(IKE, "ike", "IKE on UDP 4500 (no exception path yet)")              \
+	X(NAT_KEEPALIVE, "nat-keepalive", "NAT-T keepalive")
 
 #define DP_DROP_ENUM(id, name, descr) DP_DROP_##id,
 enum dp_drop {

@@ -17,6 +17,7 @@
 
 #include "control/config.h"
 #include "dataplane/counters.h"
+#include "dataplane/ipsec.h"
 
 #define DP_BURST 32
 #define DP_MAX_PORTS RTE_MAX_ETHPORTS
@@ -55,6 +56,13 @@ struct dp_txbuf {
 };
 
 /* Everything a worker touches on the fast path. */
+struct dp_sa_counters {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t auth_failed;
+	uint64_t replay;
+};
+
 struct dp_lcore {
 	struct dp *dp;
 	unsigned int lcore_id;
@@ -64,6 +72,8 @@ struct dp_lcore {
 	uint16_t txq[DP_MAX_PORTS];	/* this worker's queue per port */
 	struct dp_txbuf tx[DP_MAX_PORTS];
 	struct dp_counters cnt[DP_MAX_PORTS];
+	struct dp_counters ifcnt[IPSEC_MAX_IF];	/* ipsec interfaces */
+	struct dp_sa_counters sacnt[IPSEC_MAX_SA];
 } __rte_cache_aligned;
 
 struct dp {
@@ -81,6 +91,7 @@ struct dp {
 
 	struct fib *fib;
 	struct neigh_table *neigh;
+	struct ipsec_ctx *ipsec;	/* NULL without interfaces */
 
 	volatile bool quit;
 };

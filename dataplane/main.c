@@ -26,6 +26,7 @@
 
 #include "control/config.h"
 #include "dataplane/dp.h"
+#include "dataplane/ipsec.h"
 #include "dataplane/neigh.h"
 #include "dataplane/route.h"
 
@@ -176,6 +177,7 @@ dp_destroy(struct dp *dp)
 {
 	unsigned int w;
 
+	ipsec_free(dp);
 	fib_free(dp->fib);
 	neigh_table_free(dp->neigh);
 	for (w = 0; w < dp->nworkers; w++)
@@ -234,6 +236,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: not started: %u error%s\n", opt.config,
 			err.count, err.count == 1 ? "" : "s");
 		goto out_ports;
+	}
+	/* the crypto sessions hold the keys now: wipe the parsed copies */
+	for (w = 0; w < cfg.nsas; w++) {
+		explicit_bzero(cfg.sas[w].key, sizeof(cfg.sas[w].key));
+		explicit_bzero(cfg.sas[w].enc_key, sizeof(cfg.sas[w].enc_key));
+		explicit_bzero(cfg.sas[w].auth_key, sizeof(cfg.sas[w].auth_key));
 	}
 	if (dp_ports_start(&gw) != 0)
 		goto out_ports;

@@ -89,7 +89,7 @@ nh_same(const struct nexthop *a, const struct nexthop *b)
 		return true;
 	if (a->port != b->port)
 		return false;
-	if (a->type == NH_CONNECTED)
+	if (a->type == NH_CONNECTED || a->type == NH_IFACE)
 		return true;
 	return a->family == b->family &&
 	       memcmp(a->via, b->via, a->family == AF_INET ? 4 : 16) == 0;

@@ -20,12 +20,13 @@ enum nh_type {
 	NH_CONNECTED = 1,	/* on-link: the destination is the neighbor */
 	NH_VIA,			/* through a gateway on a port */
 	NH_LOCAL,		/* one of the gateway's own addresses */
+	NH_IFACE,		/* into an ipsec interface (`port` is its index) */
 };
 
 struct nexthop {
 	uint8_t type;		/* enum nh_type */
 	uint8_t family;		/* of `via` */
-	uint16_t port;		/* output ethdev port (CONNECTED, VIA) */
+	uint16_t port;		/* ethdev port (CONNECTED, VIA); interface (IFACE) */
 	uint8_t via[16];	/* gateway address (VIA) */
 	uint32_t refs;		/* routes using this entry; 0 = free */
 };

@@ -12,10 +12,12 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_udp.h>
 
 #include "dataplane/dp.h"
 #include "dataplane/neigh.h"
 #include "dataplane/route.h"
+#include "dataplane/worker.h"
 
 #define PREFETCH_OFFSET 3
 
@@ -24,24 +26,6 @@ enum {
 	CL_IPV4 = DP_DROP_MAX,
 	CL_IPV6,
 };
-
-struct burst {
-	struct rte_mbuf *v4[DP_BURST];
-	uint32_t dst4[DP_BURST];		/* host byte order */
-	struct rte_mbuf *v6[DP_BURST];
-	uint8_t dst6[DP_BURST][16];
-	const struct nexthop *nh[DP_BURST];
-	struct rte_mbuf *dead[DP_BURST];
-	uint16_t n4, n6, ndead;
-};
-
-static inline void
-drop(struct burst *b, struct dp_counters *c, struct rte_mbuf *m,
-     enum dp_drop reason)
-{
-	c->drops[reason]++;
-	b->dead[b->ndead++] = m;
-}
 
 static inline int
 martian4(uint32_t src, uint32_t dst)
@@ -87,7 +71,8 @@ martian6(const uint8_t *src, const uint8_t *dst)
 }
 
 /*
- * Check the frame and its IP header; trim Ethernet padding.  Returns
+ * Check the frame and its IP header; trim Ethernet padding.  `in` is the
+ * port it arrived on, NULL for a packet out of a tunnel.  Returns
  * CL_IPV4, CL_IPV6 or the reason to drop.
  */
 static inline int
@@ -101,7 +86,8 @@ classify(const struct dp_port *in, struct rte_mbuf *m)
 	if (unlikely(len < sizeof(*eth)))
 		return DP_DROP_NOT_IP;
 	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	if (unlikely(!rte_is_multicast_ether_addr(&eth->dst_addr) &&
+	if (unlikely(in != NULL &&
+		     !rte_is_multicast_ether_addr(&eth->dst_addr) &&
 		     !rte_is_same_ether_addr(&eth->dst_addr, &in->mac)))
 		return DP_DROP_OTHER_HOST;
 	l3len = rte_pktmbuf_pkt_len(m) - sizeof(*eth);
@@ -187,8 +173,8 @@ tx_flush(struct dp_lcore *lc, uint16_t port)
 	t->n = 0;
 }
 
-static inline void
-tx_enqueue(struct dp_lcore *lc, uint16_t port, struct rte_mbuf *m)
+void
+worker_tx_enqueue(struct dp_lcore *lc, uint16_t port, struct rte_mbuf *m)
 {
 	struct dp_txbuf *t = &lc->tx[port];
 
@@ -214,42 +200,109 @@ ipv4_ttl_dec(struct rte_ipv4_hdr *ip)
 	ip->hdr_checksum = rte_cpu_to_be_16((uint16_t)~sum);
 }
 
+static inline bool
+is_esp_for_us(struct rte_mbuf *m, int family, uint8_t *hlen)
+{
+	uint8_t proto;
+	uint32_t l3;
+
+	if (family == AF_INET) {
+		const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m,
+			const struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+
+		/* fragments of ESP wait for reassembly (not yet) */
+		if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG |
+						   RTE_IPV4_HDR_OFFSET_MASK))
+			return false;
+		proto = ip->next_proto_id;
+		l3 = (ip->version_ihl & 0x0f) * 4u;
+	} else {
+		/* extension headers before ESP are not looked through yet */
+		proto = rte_pktmbuf_mtod_offset(m, const struct rte_ipv6_hdr *,
+			sizeof(struct rte_ether_hdr))->proto;
+		l3 = sizeof(struct rte_ipv6_hdr);
+	}
+	if (proto == IPPROTO_ESP) {
+		*hlen = (uint8_t)l3;
+		return true;
+	}
+	if (proto == IPPROTO_UDP) {
+		const struct rte_udp_hdr *udp;
+
+		if (rte_pktmbuf_data_len(m) < sizeof(struct rte_ether_hdr) + l3 +
+					      sizeof(*udp))
+			return false;
+		udp = rte_pktmbuf_mtod_offset(m, const struct rte_udp_hdr *,
+					      sizeof(struct rte_ether_hdr) + l3);
+		if (udp->dst_port != RTE_BE16(4500))
+			return false;
+		*hlen = (uint8_t)(l3 + sizeof(*udp));
+		return true;
+	}
+	return false;
+}
+
 /*
- * Checks that depend on the route, then L2 rewrite and queueing.  `ttl`
- * points at the TTL or hop limit; `dst` is the destination address.
+ * Send a packet whose Ethernet header is to be rewritten, by its next hop
+ * on a port: MTU, neighbor, L2 rewrite, tx queue.
  */
-static inline void
-forward_one(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
-	    struct rte_mbuf *m, const struct nexthop *nh, int family,
-	    uint8_t ttl, uint32_t iplen, const void *dst)
+void
+worker_send_l3(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
+	       struct rte_mbuf *m, const struct nexthop *nh, int family,
+	       const void *dst, uint32_t iplen)
 {
 	const struct neigh_entry *ne;
-	const struct dp_port *out;
+	const struct dp_port *out = &lc->dp->ports[nh->port];
 	struct rte_ether_hdr *eth;
 	struct neigh_key k;
 
-	if (unlikely(nh == NULL)) {
-		drop(b, c, m, DP_DROP_NO_ROUTE);
-		return;
-	}
-	if (unlikely(nh->type == NH_LOCAL)) {
-		drop(b, c, m, DP_DROP_LOCAL);
-		return;
-	}
-	if (unlikely(ttl <= 1)) {
-		drop(b, c, m, DP_DROP_TTL_EXCEEDED);
-		return;
-	}
-	out = &lc->dp->ports[nh->port];
 	if (unlikely(iplen > out->mtu)) {
-		drop(b, c, m, DP_DROP_MTU);
+		burst_drop(b, c, m, DP_DROP_MTU);
 		return;
 	}
 	neigh_key_make(&k, nh->port, family,
 		       nh->type == NH_VIA ? nh->via : dst);
 	ne = neigh_lookup(lc->dp->neigh, &k);
 	if (unlikely(ne == NULL)) {
-		drop(b, c, m, DP_DROP_NO_NEIGHBOR);
+		burst_drop(b, c, m, DP_DROP_NO_NEIGHBOR);
+		return;
+	}
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	eth->dst_addr = ne->lladdr;
+	eth->src_addr = out->mac;
+	worker_tx_enqueue(lc, nh->port, m);
+}
+
+/*
+ * Checks that depend on the route, then on to a port, an ipsec
+ * interface, or local ESP processing.  `ttl` is the TTL or hop limit;
+ * `dst` the destination address.
+ */
+static inline void
+forward_one(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
+	    struct rte_mbuf *m, const struct nexthop *nh, int family,
+	    uint8_t ttl, uint32_t iplen, const void *dst)
+{
+	struct rte_ether_hdr *eth;
+
+	if (unlikely(nh == NULL)) {
+		burst_drop(b, c, m, DP_DROP_NO_ROUTE);
+		return;
+	}
+	if (unlikely(nh->type == NH_LOCAL)) {
+		uint8_t hlen;
+
+		if (!b->decapped && lc->dp->ipsec != NULL &&
+		    is_esp_for_us(m, family, &hlen)) {
+			b->esp_in_hlen[b->nin] = hlen;
+			b->esp_in[b->nin++] = m;
+			return;
+		}
+		burst_drop(b, c, m, DP_DROP_LOCAL);
+		return;
+	}
+	if (unlikely(ttl <= 1)) {
+		burst_drop(b, c, m, DP_DROP_TTL_EXCEEDED);
 		return;
 	}
 	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
@@ -257,9 +310,83 @@ forward_one(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
 		ipv4_ttl_dec((struct rte_ipv4_hdr *)(eth + 1));
 	else
 		((struct rte_ipv6_hdr *)(eth + 1))->hop_limits--;
-	eth->dst_addr = ne->lladdr;
-	eth->src_addr = out->mac;
-	tx_enqueue(lc, nh->port, m);
+	if (nh->type == NH_IFACE) {
+		b->esp_out_if[b->nout] = nh->port;
+		b->esp_out[b->nout++] = m;
+		return;
+	}
+	worker_send_l3(lc, b, c, m, nh, family, dst, iplen);
+}
+
+/* Look the classified packets up and send each on its way. */
+static void
+route_burst(struct dp_lcore *lc, struct burst *b, struct dp_counters *cin)
+{
+	struct dp_counters *c = cin;
+	uint16_t i;
+
+	if (b->n4 != 0) {
+		fib_lookup4_bulk(lc->dp->fib, b->dst4, b->nh, b->n4);
+		for (i = 0; i < b->n4; i++) {
+			struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(b->v4[i],
+				struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+
+			if (b->decapped)
+				c = &lc->ifcnt[b->if4[i]];
+			forward_one(lc, b, c, b->v4[i], b->nh[i], AF_INET,
+				    ip->time_to_live,
+				    rte_be_to_cpu_16(ip->total_length),
+				    &ip->dst_addr);
+		}
+	}
+	if (b->n6 != 0) {
+		fib_lookup6_bulk(lc->dp->fib, b->dst6, b->nh, b->n6);
+		for (i = 0; i < b->n6; i++) {
+			struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod_offset(b->v6[i],
+				struct rte_ipv6_hdr *, sizeof(struct rte_ether_hdr));
+
+			if (b->decapped)
+				c = &lc->ifcnt[b->if6[i]];
+			forward_one(lc, b, c, b->v6[i], b->nh[i], AF_INET6,
+				    ip6->hop_limits,
+				    sizeof(*ip6) + rte_be_to_cpu_16(ip6->payload_len),
+				    ip6->dst_addr);
+		}
+	}
+	b->n4 = b->n6 = 0;
+}
+
+/* Sort one packet into the burst's IPv4 or IPv6 array, or drop it. */
+static inline void
+burst_add(struct burst *b, struct dp_counters *c, const struct dp_port *in,
+	  struct rte_mbuf *m, uint16_t ifidx)
+{
+	struct rte_ether_hdr *eth;
+	int r = classify(in, m);
+
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	if (r == CL_IPV4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+
+		b->dst4[b->n4] = rte_be_to_cpu_32(ip->dst_addr);
+		b->if4[b->n4] = ifidx;
+		b->v4[b->n4++] = m;
+	} else if (r == CL_IPV6) {
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(eth + 1);
+
+		memcpy(b->dst6[b->n6], ip6->dst_addr, 16);
+		b->if6[b->n6] = ifidx;
+		b->v6[b->n6++] = m;
+	} else {
+		burst_drop(b, c, m, (enum dp_drop)r);
+	}
+}
+
+void
+worker_route_decapped(struct dp_lcore *lc, struct burst *b,
+		      struct rte_mbuf *m, uint16_t ifidx)
+{
+	burst_add(b, &lc->ifcnt[ifidx], NULL, m, ifidx);
 }
 
 static void
@@ -271,60 +398,27 @@ process_burst(struct dp_lcore *lc, uint16_t inport, struct rte_mbuf **pkts,
 	struct burst b;
 	uint16_t i;
 
-	b.n4 = b.n6 = b.ndead = 0;
+	b.n4 = b.n6 = b.ndead = b.nin = b.nout = 0;
+	b.decapped = false;
 	c->rx_packets += n;
 	for (i = 0; i < PREFETCH_OFFSET && i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct rte_ether_hdr *eth;
-		int r;
-
 		if (i + PREFETCH_OFFSET < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_OFFSET],
 						       void *));
-		c->rx_bytes += rte_pktmbuf_pkt_len(m);
-		r = classify(in, m);
-		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-		if (r == CL_IPV4) {
-			struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
-
-			b.dst4[b.n4] = rte_be_to_cpu_32(ip->dst_addr);
-			b.v4[b.n4++] = m;
-		} else if (r == CL_IPV6) {
-			struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(eth + 1);
-
-			memcpy(b.dst6[b.n6], ip6->dst_addr, 16);
-			b.v6[b.n6++] = m;
-		} else {
-			drop(&b, c, m, (enum dp_drop)r);
-		}
+		c->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+		burst_add(&b, c, in, pkts[i], 0);
 	}
-
-	if (b.n4 != 0) {
-		fib_lookup4_bulk(lc->dp->fib, b.dst4, b.nh, b.n4);
-		for (i = 0; i < b.n4; i++) {
-			struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(b.v4[i],
-				struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
-
-			forward_one(lc, &b, c, b.v4[i], b.nh[i], AF_INET,
-				    ip->time_to_live,
-				    rte_be_to_cpu_16(ip->total_length),
-				    &ip->dst_addr);
-		}
+	route_burst(lc, &b, c);
+	if (b.nin != 0) {
+		/* ESP drops before an SA is known count on the port */
+		ipsec_inbound(lc, &b, c);
+		b.decapped = true;
+		route_burst(lc, &b, c);
 	}
-	if (b.n6 != 0) {
-		fib_lookup6_bulk(lc->dp->fib, b.dst6, b.nh, b.n6);
-		for (i = 0; i < b.n6; i++) {
-			struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod_offset(b.v6[i],
-				struct rte_ipv6_hdr *, sizeof(struct rte_ether_hdr));
-
-			forward_one(lc, &b, c, b.v6[i], b.nh[i], AF_INET6,
-				    ip6->hop_limits,
-				    sizeof(*ip6) + rte_be_to_cpu_16(ip6->payload_len),
-				    ip6->dst_addr);
-		}
-	}
+	if (b.nout != 0)
+		ipsec_outbound(lc, &b);
 	if (b.ndead != 0)
 		rte_pktmbuf_free_bulk(b.dead, b.ndead);
 }

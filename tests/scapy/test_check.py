@@ -109,14 +109,16 @@ def test_missing_ethdev_is_reported_at_its_line(tmp_path):
     assert f"{f}:4:3: port dmz0: no ethdev named 'net_pcap9'" in p.stderr, p.stderr
 
 
-def test_ipsec_config_is_refused_until_esp_exists(tmp_path):
-    """A tunnel's traffic must not leave in clear by another route: the
-    gateway refuses to start with interfaces or SAs it cannot serve."""
-    path = ROOT / "config" / "examples" / "ipsecif-netbsd-a.yaml"
-    p = run_ipsecgw(eal_args("ipsec-refused") + ["--vdev", "net_null0", "--vdev", "net_null1",
-                                                 "--", "-f", str(path)])
+def test_unsupported_crypto_mode_is_reported(tmp_path):
+    """What the crypto device cannot do is a configuration error that names
+    the driver, reported before any traffic flows."""
+    src = (ROOT / "config" / "examples" / "ipsecif-netbsd-a.yaml").read_text()
+    f = tmp_path / "lookaside.yaml"
+    f.write_text("crypto: { driver: aesni_mb, mode: lookaside }\n" + src)
+    p = run_ipsecgw(eal_args("lookaside") + ["--vdev", "net_null0", "--vdev", "net_null1",
+                                             "--", "-f", str(f), "--idle-exit", "100"])
     assert p.returncode == 1
-    assert "not supported by this version" in p.stderr
+    assert f"{f}:1:" in p.stderr and "lookaside" in p.stderr, p.stderr
 
 
 def test_bad_options():

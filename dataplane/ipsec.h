@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Route-based ipsec interfaces and their SAs.
+ *
+ * An interface is a tunnel (outer local -> remote) that routes point at.
+ * Its outbound SA seals whatever is routed into it; inbound SAs, found by
+ * SPI and outer destination in the SAD, open what arrives for the tunnel's
+ * local address from its remote.  The ESP transforms are librte_ipsec's,
+ * on a cryptodev (crypto.c).
+ *
+ * One SA, both inner families.  librte_ipsec fixes the inner family of a
+ * tunnel SA at init time (the ESP next-header it writes and expects, and a
+ * type bit), while ipsecif(4) and if_ipsec(4) carry IPv4 and IPv6 through
+ * one SA pair, with one sequence number space and one replay window.  Two
+ * rte_ipsec_sa objects cannot share those.  So each SA is one object, and
+ * before a group of packets of the other family is processed the bytes
+ * that differ between an IPv4-inner and an IPv6-inner init of the same SA
+ * are switched.  Which bytes those are is not read from DPDK's private
+ * header but found at start-up, by initialising one SA both ways and
+ * comparing (sa_family_probe in ipsec_if.c); if the difference is not a handful of
+ * bytes outside the mutable state, the gateway refuses to start.  With
+ * several workers the switch and the processing happen under the SA's
+ * lock (ipsec_sa.lock); with one worker the lock is never taken.
+ */
+#ifndef IPSECGW_IPSEC_H
+#define IPSECGW_IPSEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <rte_ipsec.h>
+#include <rte_spinlock.h>
+
+#include "control/config.h"
+
+#define IPSEC_MAX_IF 256
+#define IPSEC_MAX_SA 1024
+#define IPSEC_FAMILY_DIFF_MAX 16
+
+struct ipsec_sa {
+	struct rte_ipsec_session ss;	/* ss.sa: librte_ipsec's object */
+	uint8_t cur_family;		/* inner family the object is set to */
+	bool locked;			/* several workers: take `lock` */
+	rte_spinlock_t lock;
+	bool outbound;
+	uint16_t idx;			/* index in ipsec_ctx.sas */
+	uint16_t ifidx;			/* its interface */
+	uint32_t spi;
+	struct cfg_addr src;
+	struct cfg_addr dst;
+	/* ESP geometry, for checks made before librte_ipsec sees a packet */
+	uint8_t iv_len;
+	uint8_t icv_len;
+	uint8_t align;
+	uint8_t sqh_len;		/* 4 with ESN on inbound */
+	void *crypto_ses;
+	/* bytes of the SA object to switch between inner IPv4 and IPv6 */
+	uint8_t ndiff;
+	uint16_t diff_ofs[IPSEC_FAMILY_DIFF_MAX];
+	uint8_t diff_val[2][IPSEC_FAMILY_DIFF_MAX];	/* [0] v4, [1] v6 */
+};
+
+struct ipsec_iface {
+	char name[CFG_NAME_MAX];
+	uint16_t idx;
+	int family;			/* outer */
+	uint8_t local[16];
+	uint8_t remote[16];
+	bool nat_t;
+	bool ecn;
+	bool ipv6;
+	enum cfg_df df;
+	uint16_t mtu;			/* 0: not limited beyond the port */
+	struct ipsec_sa *out;		/* NULL: no outbound SA */
+};
+
+struct ipsec_ctx {
+	struct ipsec_iface ifs[IPSEC_MAX_IF];
+	unsigned int nifs;
+	struct ipsec_sa *sas;		/* IPSEC_MAX_SA of them */
+	unsigned int nsas;
+	struct rte_hash *sad;		/* (spi, family, dst) -> ipsec_sa */
+	/* crypto */
+	uint8_t dev_id;
+	bool cpu;			/* synchronous CPU crypto */
+	char dev_name[64];
+	struct rte_mempool *sess_pool;
+};
+
+struct sad_key {
+	uint32_t spi;			/* host order */
+	uint8_t family;
+	uint8_t pad[3];
+	uint8_t dst[16];
+};
+
+struct dp;
+struct dp_lcore;
+struct burst;
+
+/* crypto.c APIs: */
+int crypto_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err);
+/* Crypto transforms of an SA; x[] must have room for 2. */
+int crypto_xforms(const struct cfg_sa *sa, bool outbound, bool esn,
+		  struct rte_crypto_sym_xform x[2]);
+int crypto_check(const struct ipsec_ctx *ic, const struct cfg_sa *sa,
+		 struct cfg_err *err);
+void crypto_close(struct dp *dp);
+
+/* ipsec_if.c APIs: */
+int ipsec_apply(struct dp *dp, const struct cfg *cfg, struct cfg_err *err);
+void ipsec_free(struct dp *dp);
+struct ipsec_sa *ipsec_sad_lookup(const struct ipsec_ctx *ic, uint32_t spi,
+				  int family, const void *dst);
+/* Switch an SA object to an inner family (AF_INET or AF_INET6). */
+static inline void
+ipsec_sa_set_family(struct ipsec_sa *s, uint8_t family)
+{
+	uint8_t *o = (uint8_t *)s->ss.sa;
+	unsigned int i, v = family == AF_INET6;
+
+	if (s->cur_family == family)
+		return;
+	for (i = 0; i < s->ndiff; i++)
+		o[s->diff_ofs[i]] = s->diff_val[v][i];
+	s->cur_family = family;
+}
+
+#endif /* IPSECGW_IPSEC_H */

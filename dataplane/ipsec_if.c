@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ipsec interfaces and their SAs: build librte_ipsec SA objects and
+ * crypto sessions from the configuration, and the SAD that inbound ESP is
+ * looked up in.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cryptodev.h>
+#include <rte_ether.h>
+#include <rte_hash.h>
+#include <rte_ip.h>
+#include <rte_jhash.h>
+#include <rte_malloc.h>
+#include <rte_udp.h>
+
+#include "dataplane/dp.h"
+#include "dataplane/ipsec.h"
+
+#define NATT_PORT 4500
+
+/* Outer headers librte_ipsec prepends: Ethernet (rewritten when the
+ * packet is routed), IP, and UDP for NAT-T. */
+static unsigned int
+tunnel_template(const struct ipsec_iface *ifc, uint8_t *hdr)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)hdr;
+	unsigned int len = sizeof(*eth);
+	uint8_t proto = ifc->nat_t ? IPPROTO_UDP : IPPROTO_ESP;
+
+	memset(hdr, 0, 128);
+	if (ifc->family == AF_INET) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+
+		eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+		ip->version_ihl = RTE_IPV4_VHL_DEF;
+		ip->time_to_live = 64;
+		ip->next_proto_id = proto;
+		memcpy(&ip->src_addr, ifc->local, 4);
+		memcpy(&ip->dst_addr, ifc->remote, 4);
+		len += sizeof(*ip);
+	} else {
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(eth + 1);
+
+		eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+		ip6->vtc_flow = RTE_BE32(0x60000000);
+		ip6->hop_limits = 64;
+		ip6->proto = proto;
+		memcpy(ip6->src_addr, ifc->local, 16);
+		memcpy(ip6->dst_addr, ifc->remote, 16);
+		len += sizeof(*ip6);
+	}
+	if (ifc->nat_t) {
+		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(hdr + len);
+
+		udp->src_port = RTE_BE16(NATT_PORT);
+		udp->dst_port = RTE_BE16(NATT_PORT);
+		len += sizeof(*udp);
+	}
+	return len;
+}
+
+/* IV, ICV and alignment of the SA's ESP, for checks before librte_ipsec. */
+static void
+esp_geometry(const struct cfg_sa *c, struct ipsec_sa *s)
+{
+	static const uint8_t icv[CFG_AUTH_MAX] = {
+		[CFG_AUTH_HMAC_SHA1_96] = 12, [CFG_AUTH_HMAC_SHA256_128] = 16,
+		[CFG_AUTH_HMAC_SHA384_192] = 24, [CFG_AUTH_HMAC_SHA512_256] = 32,
+		[CFG_AUTH_AES_XCBC_96] = 12,
+	};
+
+	s->align = 4;
+	if (c->aead != CFG_AEAD_NONE) {
+		s->iv_len = 8;
+		s->icv_len = 16;
+		return;
+	}
+	s->icv_len = icv[c->auth];
+	switch (c->enc) {
+	case CFG_ENC_AES_CBC_128:
+	case CFG_ENC_AES_CBC_192:
+	case CFG_ENC_AES_CBC_256:
+		s->iv_len = 16;
+		s->align = 16;
+		break;
+	case CFG_ENC_3DES_CBC:
+		s->iv_len = 8;
+		s->align = 8;
+		break;
+	case CFG_ENC_NULL:
+		s->iv_len = 0;
+		break;
+	default:		/* CTR */
+		s->iv_len = 8;
+		break;
+	}
+}
+
+static uint32_t
+sa_salt(const struct cfg_sa *c)
+{
+	uint32_t salt = 0;
+
+	/* the 4 bytes after the key, as they are on the wire */
+	if (c->aead != CFG_AEAD_NONE)
+		memcpy(&salt, c->key + c->key_len - 4, 4);
+	else if (c->enc >= CFG_ENC_AES_CTR_128 && c->enc <= CFG_ENC_AES_CTR_256)
+		memcpy(&salt, c->enc_key + c->enc_key_len - 4, 4);
+	return salt;
+}
+
+/*
+ * Initialise the SA object for inner IPv4, and find the bytes that an
+ * inner-IPv6 init of the same SA sets differently (see ipsec.h).  Both
+ * inits are made in the SA's own memory, so that pointers the object
+ * keeps into itself (its replay state) compare equal.
+ */
+static int
+sa_family_probe(struct ipsec_sa *s, struct rte_ipsec_sa_prm *prm, int size)
+{
+	uint8_t *obj = (uint8_t *)s->ss.sa, *v6;
+	int i, rc;
+
+	v6 = rte_malloc("sa_probe", size, RTE_CACHE_LINE_SIZE);
+	if (v6 == NULL)
+		return -ENOMEM;
+	prm->tun.next_proto = IPPROTO_IPV6;
+	rc = rte_ipsec_sa_init(s->ss.sa, prm, size);
+	memcpy(v6, obj, size);
+	prm->tun.next_proto = IPPROTO_IPIP;
+	if (rc >= 0)
+		rc = rte_ipsec_sa_init(s->ss.sa, prm, size);
+	for (i = 0; rc >= 0 && i < size; i++) {
+		if (obj[i] == v6[i])
+			continue;
+		if (s->ndiff == IPSEC_FAMILY_DIFF_MAX) {
+			rc = -E2BIG;
+			break;
+		}
+		s->diff_ofs[s->ndiff] = (uint16_t)i;
+		s->diff_val[0][s->ndiff] = obj[i];
+		s->diff_val[1][s->ndiff] = v6[i];
+		s->ndiff++;
+	}
+	rte_free(v6);
+	s->cur_family = AF_INET;
+	return rc < 0 ? rc : 0;
+}
+
+static int
+sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
+	  struct ipsec_sa *s, struct cfg_err *err)
+{
+	struct ipsec_ctx *ic = dp->ipsec;
+	struct rte_crypto_sym_xform x[2];
+	struct rte_ipsec_sa_prm prm;
+	uint8_t hdr[128];
+	int size, rc;
+
+	memset(s, 0, sizeof(*s));
+	s->outbound = c->outbound;
+	s->spi = c->spi;
+	s->src = c->src;
+	s->dst = c->dst;
+	s->ifidx = ifc->idx;
+	s->locked = dp->nworkers > 1;
+	rte_spinlock_init(&s->lock);
+	esp_geometry(c, s);
+	s->sqh_len = (c->esn && !c->outbound) ? 4 : 0;
+
+	if (crypto_check(ic, c, err) != 0)
+		return -1;
+	crypto_xforms(c, c->outbound, c->esn, x);
+
+	memset(&prm, 0, sizeof(prm));
+	prm.userdata = (uintptr_t)s;
+	if (dp->nworkers > 1)
+		prm.flags = RTE_IPSEC_SAFLAG_SQN_ATOM;
+	prm.ipsec_xform.spi = c->spi;
+	prm.ipsec_xform.salt = sa_salt(c);
+	prm.ipsec_xform.options.esn = c->esn;
+	prm.ipsec_xform.options.udp_encap = ifc->nat_t;
+	prm.ipsec_xform.udp.sport = NATT_PORT;
+	prm.ipsec_xform.udp.dport = NATT_PORT;
+	prm.ipsec_xform.direction = c->outbound ?
+		RTE_SECURITY_IPSEC_SA_DIR_EGRESS :
+		RTE_SECURITY_IPSEC_SA_DIR_INGRESS;
+	prm.ipsec_xform.proto = RTE_SECURITY_IPSEC_SA_PROTO_ESP;
+	prm.ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
+	prm.ipsec_xform.tunnel.type = ifc->family == AF_INET ?
+		RTE_SECURITY_IPSEC_TUNNEL_IPV4 : RTE_SECURITY_IPSEC_TUNNEL_IPV6;
+	prm.ipsec_xform.replay_win_sz = c->outbound ? 0 : c->replay_window;
+	prm.crypto_xform = x;
+	prm.tun.hdr = hdr;
+	prm.tun.hdr_len = tunnel_template(ifc, hdr);
+	prm.tun.hdr_l3_off = sizeof(struct rte_ether_hdr);
+	prm.tun.next_proto = IPPROTO_IPIP;
+
+	size = rte_ipsec_sa_size(&prm);
+	if (size < 0) {
+		cfg_errorf(err, &c->pos, "sa %u: librte_ipsec refuses it: %s",
+			   c->spi, strerror(-size));
+		return -1;
+	}
+	s->ss.sa = rte_zmalloc("ipsec_sa", size, RTE_CACHE_LINE_SIZE);
+	if (s->ss.sa == NULL) {
+		cfg_errorf(err, &c->pos, "sa %u: out of memory", c->spi);
+		return -1;
+	}
+	rc = sa_family_probe(s, &prm, size);
+	if (rc != 0) {
+		cfg_errorf(err, &c->pos,
+			   "sa %u: cannot set the SA up for both inner families: %s",
+			   c->spi, strerror(-rc));
+		return -1;
+	}
+	s->crypto_ses = rte_cryptodev_sym_session_create(ic->dev_id, x,
+							 ic->sess_pool);
+	/* the session holds its own copy (expanded) of the keys */
+	explicit_bzero(x, sizeof(x));
+	if (s->crypto_ses == NULL) {
+		cfg_errorf(err, &c->pos, "sa %u: cannot create a crypto session on %s",
+			   c->spi, ic->dev_name);
+		return -1;
+	}
+	s->ss.type = RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO;
+	s->ss.crypto.ses = s->crypto_ses;
+	s->ss.crypto.dev_id = ic->dev_id;
+	rc = rte_ipsec_session_prepare(&s->ss);
+	if (rc != 0) {
+		cfg_errorf(err, &c->pos, "sa %u: librte_ipsec session: %s",
+			   c->spi, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sa_release(struct ipsec_ctx *ic, struct ipsec_sa *s)
+{
+	if (s->crypto_ses != NULL)
+		rte_cryptodev_sym_session_free(ic->dev_id, s->crypto_ses);
+	rte_free(s->ss.sa);
+	memset(s, 0, sizeof(*s));
+}
+
+static void
+sad_key_make(struct sad_key *k, uint32_t spi, int family, const void *dst)
+{
+	memset(k, 0, sizeof(*k));
+	k->spi = spi;
+	k->family = (uint8_t)family;
+	memcpy(k->dst, dst, family == AF_INET ? 4 : 16);
+}
+
+struct ipsec_sa *
+ipsec_sad_lookup(const struct ipsec_ctx *ic, uint32_t spi, int family,
+		 const void *dst)
+{
+	struct sad_key k;
+	void *data;
+
+	sad_key_make(&k, spi, family, dst);
+	if (rte_hash_lookup_data(ic->sad, &k, &data) < 0)
+		return NULL;
+	return data;
+}
+
+int
+ipsec_apply(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
+{
+	struct ipsec_ctx *ic;
+	unsigned int before = err->count;
+	size_t i;
+
+	if (cfg->ninterfaces == 0 && cfg->nsas == 0)
+		return 0;
+	if (cfg->ninterfaces > IPSEC_MAX_IF || cfg->nsas > IPSEC_MAX_SA) {
+		cfg_errorf(err, &cfg->interfaces[0].pos,
+			   "at most %u interfaces and %u SAs in this version",
+			   IPSEC_MAX_IF, IPSEC_MAX_SA);
+		return -1;
+	}
+	ic = rte_zmalloc("ipsec", sizeof(*ic), RTE_CACHE_LINE_SIZE);
+	if (ic == NULL)
+		return -ENOMEM;
+	dp->ipsec = ic;
+	ic->sas = rte_zmalloc("ipsec_sas", IPSEC_MAX_SA * sizeof(*ic->sas),
+			      RTE_CACHE_LINE_SIZE);
+	struct rte_hash_parameters hp = {
+		.name = "sad",
+		.entries = IPSEC_MAX_SA,
+		.key_len = sizeof(struct sad_key),
+		.hash_func = rte_jhash,
+		.socket_id = (int)rte_socket_id(),
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+	ic->sad = rte_hash_create(&hp);
+	if (ic->sas == NULL || ic->sad == NULL) {
+		cfg_errorf(err, &cfg->interfaces[0].pos,
+			   "cannot allocate the SA tables");
+		return -1;
+	}
+	if (crypto_setup(dp, cfg, err) != 0)
+		return -1;
+
+	for (i = 0; i < cfg->ninterfaces; i++) {
+		const struct cfg_interface *c = &cfg->interfaces[i];
+		struct ipsec_iface *f = &ic->ifs[ic->nifs];
+
+		snprintf(f->name, sizeof(f->name), "%s", c->name);
+		f->idx = (uint16_t)ic->nifs++;
+		f->family = c->local.family;
+		memcpy(f->local, c->local.a, 16);
+		memcpy(f->remote, c->remote.a, 16);
+		f->nat_t = c->nat_t;
+		f->ecn = c->ecn;
+		f->ipv6 = c->ipv6;
+		f->df = c->df;
+		f->mtu = c->mtu;
+		if (!c->has_tunnel)
+			cfg_errorf(err, &c->pos,
+				   "interface %s: no tunnel: a tunnel (local, remote) is needed to carry traffic",
+				   c->name);
+	}
+	for (i = 0; i < cfg->nsas; i++) {
+		const struct cfg_sa *c = &cfg->sas[i];
+		struct ipsec_iface *f = NULL;
+		struct ipsec_sa *s = &ic->sas[ic->nsas];
+		struct sad_key k;
+		unsigned int j;
+
+		for (j = 0; j < ic->nifs; j++)
+			if (strcmp(ic->ifs[j].name, c->interface) == 0)
+				f = &ic->ifs[j];
+		if (f == NULL)
+			continue;	/* reported by validation */
+		if (sa_create(dp, c, f, s, err) != 0) {
+			sa_release(ic, s);
+			continue;
+		}
+		s->idx = (uint16_t)ic->nsas++;
+		if (c->outbound) {
+			if (f->out != NULL) {
+				cfg_errorf(err, &c->pos,
+					   "sa %u: interface %s already has outbound SA %u",
+					   c->spi, f->name, f->out->spi);
+				continue;
+			}
+			f->out = s;
+			continue;
+		}
+		sad_key_make(&k, c->spi, c->dst.family, c->dst.a);
+		if (rte_hash_add_key_data(ic->sad, &k, s) != 0)
+			cfg_errorf(err, &c->pos, "sa %u: cannot add to the SAD",
+				   c->spi);
+	}
+	return err->count == before ? 0 : -1;
+}
+
+void
+ipsec_free(struct dp *dp)
+{
+	struct ipsec_ctx *ic = dp->ipsec;
+	unsigned int i;
+
+	if (ic == NULL)
+		return;
+	for (i = 0; i < ic->nsas; i++)
+		sa_release(ic, &ic->sas[i]);
+	rte_hash_free(ic->sad);
+	rte_free(ic->sas);
+	crypto_close(dp);
+	rte_free(ic);
+	dp->ipsec = NULL;
+}

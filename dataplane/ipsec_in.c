@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Inbound ESP: ESP (or NAT-T UDP 4500) for one of our addresses.
+ *
+ *   find the SA (SPI, outer destination) and check the outer source
+ *   -> group by SA -> librte_ipsec prepare (replay check; with CPU crypto
+ *   it also decrypts and verifies) -> sort by inner family (the decrypted
+ *   next header) -> process (padding, next header, window update, decap)
+ *   -> RFC 6040 ECN decap -> the inner packet is routed as received on
+ *   the interface.
+ *
+ * librte_ipsec reports failures per group, not per packet, so the reason
+ * of each drop is pinned down around its calls: lengths are checked
+ * before prepare (so prepare can fail only on the replay window), a
+ * failed ICV is marked on the mbuf by the crypto step, and a packet that
+ * process refuses is unchanged if its padding or next header was bad, and
+ * already decapsulated if the window refused it.
+ */
+#include <string.h>
+
+#include <rte_esp.h>
+#include <rte_ip.h>
+#include <rte_ipsec.h>
+#include <rte_udp.h>
+
+#include "dataplane/dp.h"
+#include "dataplane/ipsec.h"
+#include "dataplane/worker.h"
+
+#define ECN_MASK 0x03
+#define ECN_ECT1 0x01
+#define ECN_ECT0 0x02
+#define ECN_CE 0x03
+
+struct esp_pkt {
+	struct rte_mbuf *m;
+	struct ipsec_sa *sa;
+	uint8_t outer_ecn;
+};
+
+static inline int
+outer_family(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type ==
+	       RTE_BE16(RTE_ETHER_TYPE_IPV4) ? AF_INET : AF_INET6;
+}
+
+/*
+ * Find the SA of one packet, or the reason it has none.  Returns 0 and
+ * fills p, or a drop reason.
+ */
+static int
+esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
+	   struct esp_pkt *p)
+{
+	const uint32_t l2 = sizeof(struct rte_ether_hdr);
+	const uint32_t len = rte_pktmbuf_pkt_len(m);
+	const uint8_t *l3 = rte_pktmbuf_mtod_offset(m, const uint8_t *, l2);
+	bool natt = hlen != (outer_family(m) == AF_INET ?
+			     (l3[0] & 0x0f) * 4u : sizeof(struct rte_ipv6_hdr));
+	const struct rte_esp_hdr *esp;
+	const struct ipsec_iface *f;
+	const uint8_t *src, *dst;
+	struct ipsec_sa *s;
+	uint32_t payload;
+	int family = outer_family(m);
+
+	if (natt) {
+		const uint8_t *u = l3 + hlen;
+
+		/* RFC 3948: a one-byte 0xff is a keepalive, four zero
+		 * bytes mark IKE */
+		if (len == l2 + hlen + 1 && rte_pktmbuf_data_len(m) > l2 + hlen &&
+		    u[0] == 0xff)
+			return DP_DROP_NAT_KEEPALIVE;
+		if (len >= l2 + hlen + 4 && rte_pktmbuf_data_len(m) >= l2 + hlen + 4 &&
+		    u[0] == 0 && u[1] == 0 && u[2] == 0 && u[3] == 0)
+			return DP_DROP_IKE;
+	}
+	if (len < l2 + hlen + sizeof(*esp) ||
+	    rte_pktmbuf_data_len(m) < l2 + hlen + sizeof(*esp))
+		return DP_DROP_BAD_ESP;
+	esp = (const struct rte_esp_hdr *)(l3 + hlen);
+	if (family == AF_INET) {
+		src = l3 + offsetof(struct rte_ipv4_hdr, src_addr);
+		dst = l3 + offsetof(struct rte_ipv4_hdr, dst_addr);
+		p->outer_ecn = l3[1] & ECN_MASK;
+	} else {
+		src = l3 + offsetof(struct rte_ipv6_hdr, src_addr);
+		dst = l3 + offsetof(struct rte_ipv6_hdr, dst_addr);
+		p->outer_ecn = (uint8_t)(rte_be_to_cpu_32(
+			((const struct rte_ipv6_hdr *)l3)->vtc_flow) >> 20) &
+			ECN_MASK;
+	}
+	s = ipsec_sad_lookup(ic, rte_be_to_cpu_32(esp->spi), family, dst);
+	if (s == NULL)
+		return DP_DROP_UNKNOWN_SPI;
+	f = &ic->ifs[s->ifidx];
+	if (memcmp(src, f->remote, family == AF_INET ? 4 : 16) != 0)
+		return DP_DROP_BAD_TUNNEL_SOURCE;
+	if (natt != f->nat_t)
+		return DP_DROP_BAD_ESP;
+	/* what librte_ipsec's prepare would refuse for its length */
+	payload = len - l2 - hlen - sizeof(*esp);
+	if (payload < (uint32_t)s->iv_len + s->icv_len + 2 ||
+	    (payload - s->iv_len - s->icv_len) % s->align != 0)
+		return DP_DROP_BAD_ESP;
+	m->l2_len = l2;
+	m->l3_len = hlen;
+	p->m = m;
+	p->sa = s;
+	return 0;
+}
+
+/* RFC 6040 section 4.2: returns false when the packet must be dropped. */
+static bool
+ecn_decap(struct rte_mbuf *m, int family, uint8_t outer)
+{
+	uint8_t inner, new;
+
+	if (family == AF_INET) {
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+
+		inner = ip->type_of_service & ECN_MASK;
+	} else {
+		struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
+
+		inner = (uint8_t)(rte_be_to_cpu_32(ip6->vtc_flow) >> 20) & ECN_MASK;
+	}
+	new = inner;
+	if (outer == ECN_CE) {
+		if (inner == 0)
+			return false;
+		new = ECN_CE;
+	} else if (outer == ECN_ECT1 && inner == ECN_ECT0) {
+		new = ECN_ECT1;
+	}
+	if (new == inner)
+		return true;
+	if (family == AF_INET) {
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+
+		ip->type_of_service = (ip->type_of_service & ~ECN_MASK) | new;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	} else {
+		struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
+		uint32_t v = rte_be_to_cpu_32(ip6->vtc_flow);
+
+		v = (v & ~(ECN_MASK << 20)) | (uint32_t)new << 20;
+		ip6->vtc_flow = rte_cpu_to_be_32(v);
+	}
+	return true;
+}
+
+/* The decrypted ESP next header: 4 (IPv4), 41 (IPv6), anything else. */
+static inline uint8_t
+esp_next_header(const struct ipsec_sa *s, struct rte_mbuf *m)
+{
+	uint32_t ofs = rte_pktmbuf_pkt_len(m) - s->icv_len - s->sqh_len - 1;
+	const uint8_t *p;
+	uint8_t v;
+
+	p = rte_pktmbuf_read(m, ofs, 1, &v);
+	return p == NULL ? 0 : *p;
+}
+
+/* After decap: counters, ECN, family policy, Ethernet in front, routing. */
+static void
+inbound_done(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
+	     struct rte_mbuf *m, int family, uint8_t outer_ecn)
+{
+	const struct ipsec_iface *f = &lc->dp->ipsec->ifs[s->ifidx];
+	struct dp_counters *c = &lc->ifcnt[s->ifidx];
+	struct rte_ether_hdr *eth;
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+
+	lc->sacnt[s->idx].packets++;
+	lc->sacnt[s->idx].bytes += len;
+	c->rx_packets++;
+	c->rx_bytes += len;
+	if (unlikely(family == AF_INET6 && !f->ipv6)) {
+		burst_drop(b, c, m, DP_DROP_INNER_FAMILY_DISABLED);
+		return;
+	}
+	if (f->ecn && unlikely(!ecn_decap(m, family, outer_ecn))) {
+		burst_drop(b, c, m, DP_DROP_ECN_DROP);
+		return;
+	}
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
+	if (unlikely(eth == NULL)) {
+		burst_drop(b, c, m, DP_DROP_NO_ROOM);
+		return;
+	}
+	memset(eth, 0, sizeof(*eth));
+	eth->ether_type = family == AF_INET ? RTE_BE16(RTE_ETHER_TYPE_IPV4) :
+					      RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	worker_route_decapped(lc, b, m, s->ifidx);
+}
+
+/* Decrypted packets of one SA and one inner family. */
+static void
+inbound_process(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
+		struct rte_mbuf **mb, const uint8_t *ecn, uint16_t n,
+		int family)
+{
+	struct dp_counters *c = &lc->ifcnt[s->ifidx];
+	uint16_t off[DP_BURST], i, k;
+	uint8_t ecn_of[DP_BURST];
+	struct rte_mbuf *orig[DP_BURST];
+
+	for (i = 0; i < n; i++) {
+		off[i] = mb[i]->data_off;
+		orig[i] = mb[i];
+	}
+	ipsec_sa_set_family(s, (uint8_t)family);
+	k = rte_ipsec_pkt_process(&s->ss, mb, n);
+	/* outer ECN follows its mbuf through librte_ipsec's reordering */
+	for (i = 0; i < n; i++) {
+		uint16_t j;
+
+		for (j = 0; j < n && orig[j] != mb[i]; j++)
+			;
+		ecn_of[i] = ecn[j];
+		if (i >= k) {
+			bool untouched = mb[i]->data_off == off[j];
+
+			if (!untouched)
+				lc->sacnt[s->idx].replay++;
+			burst_drop(b, c, mb[i], untouched ? DP_DROP_BAD_ESP :
+							    DP_DROP_REPLAY);
+		}
+	}
+	for (i = 0; i < k; i++)
+		inbound_done(lc, b, s, mb[i], family, ecn_of[i]);
+}
+
+/* One SA's packets: prepare (and crypto), then process per inner family. */
+static void
+inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
+	      struct esp_pkt *p, uint16_t n)
+{
+	struct dp_counters *c = &lc->ifcnt[s->ifidx];
+	struct rte_mbuf *mb[DP_BURST], *fam[2][DP_BURST];
+	uint8_t fecn[2][DP_BURST];
+	uint16_t i, k, nf[2] = { 0, 0 };
+
+	for (i = 0; i < n; i++)
+		mb[i] = p[i].m;
+	if (s->locked)
+		rte_spinlock_lock(&s->lock);
+	k = rte_ipsec_pkt_cpu_prepare(&s->ss, mb, n);
+	/* lengths were checked: prepare refuses only what the window does */
+	for (i = k; i < n; i++) {
+		lc->sacnt[s->idx].replay++;
+		burst_drop(b, c, mb[i], DP_DROP_REPLAY);
+	}
+	for (i = 0; i < k; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint16_t j;
+		uint8_t nh;
+		int v;
+
+		for (j = 0; j < n && p[j].m != m; j++)
+			;
+		if (m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) {
+			lc->sacnt[s->idx].auth_failed++;
+			burst_drop(b, c, m, DP_DROP_AUTH_FAILED);
+			continue;
+		}
+		nh = esp_next_header(s, m);
+		if (nh != IPPROTO_IPIP && nh != IPPROTO_IPV6) {
+			burst_drop(b, c, m, DP_DROP_BAD_ESP);
+			continue;
+		}
+		v = nh == IPPROTO_IPV6;
+		fecn[v][nf[v]] = p[j].outer_ecn;
+		fam[v][nf[v]++] = m;
+	}
+	if (nf[0] != 0)
+		inbound_process(lc, b, s, fam[0], fecn[0], nf[0], AF_INET);
+	if (nf[1] != 0)
+		inbound_process(lc, b, s, fam[1], fecn[1], nf[1], AF_INET6);
+	if (s->locked)
+		rte_spinlock_unlock(&s->lock);
+}
+
+void
+ipsec_inbound(struct dp_lcore *lc, struct burst *b, struct dp_counters *cport)
+{
+	const struct ipsec_ctx *ic = lc->dp->ipsec;
+	struct esp_pkt p[DP_BURST];
+	uint16_t i, j, n = 0;
+
+	for (i = 0; i < b->nin; i++) {
+		int r = esp_lookup(ic, b->esp_in[i], b->esp_in_hlen[i], &p[n]);
+
+		if (r != 0)
+			burst_drop(b, cport, b->esp_in[i], (enum dp_drop)r);
+		else
+			n++;
+	}
+	b->nin = 0;
+	/* runs of one SA: a tunnel's packets usually come together */
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && p[j].sa == p[i].sa; j++)
+			;
+		inbound_group(lc, b, p[i].sa, &p[i], j - i);
+	}
+}

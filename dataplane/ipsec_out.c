@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Outbound ESP: packets routed into an ipsec interface, grouped by
+ * interface and inner family, sealed by the interface's outbound SA with
+ * librte_ipsec (prepare, which with CPU crypto also encrypts, then
+ * process), given their outer header's DSCP, ECN and DF, and routed to
+ * the tunnel's remote.
+ */
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_ip.h>
+#include <rte_ipsec.h>
+
+#include "dataplane/dp.h"
+#include "dataplane/ipsec.h"
+#include "dataplane/route.h"
+#include "dataplane/worker.h"
+
+#define IPV4_DF RTE_BE16(RTE_IPV4_HDR_DF_FLAG)
+
+/* What the outer header takes from the inner one, read before sealing. */
+struct inner_info {
+	uint8_t tos;		/* DSCP + ECN */
+	bool df;
+};
+
+static void
+outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m,
+	    const struct inner_info *in)
+{
+	uint8_t tos = (in->tos & 0xfc) | (f->ecn ? (in->tos & 0x03) : 0);
+
+	if (f->family == AF_INET) {
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m,
+			struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+		bool df = f->df == CFG_DF_SET ||
+			  (f->df == CFG_DF_COPY && in->df);
+
+		ip->type_of_service = tos;
+		ip->fragment_offset = df ? IPV4_DF : 0;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	} else {
+		struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod_offset(m,
+			struct rte_ipv6_hdr *, sizeof(struct rte_ether_hdr));
+
+		ip6->vtc_flow = rte_cpu_to_be_32(0x60000000u |
+						 (uint32_t)tos << 20);
+	}
+}
+
+static void
+drop_all(struct burst *b, struct dp_counters *c, struct rte_mbuf **mb,
+	 uint16_t n, enum dp_drop reason)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		burst_drop(b, c, mb[i], reason);
+}
+
+static void
+outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
+	       uint16_t n, uint16_t ifidx, int family)
+{
+	struct ipsec_iface *f = &lc->dp->ipsec->ifs[ifidx];
+	struct dp_counters *c = &lc->ifcnt[ifidx];
+	struct ipsec_sa *s = f->out;
+	struct rte_mbuf *mb[DP_BURST];
+	struct inner_info in[DP_BURST];
+	const struct nexthop *nh;
+	uint64_t bytes = 0;
+	uint16_t i, k, done;
+	int err;
+
+	if (unlikely(s == NULL)) {
+		drop_all(b, c, pkts, n, DP_DROP_NO_SA);
+		return;
+	}
+	if (unlikely(family == AF_INET6 && !f->ipv6)) {
+		drop_all(b, c, pkts, n, DP_DROP_INNER_FAMILY_DISABLED);
+		return;
+	}
+	for (i = 0, k = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint32_t iplen = rte_pktmbuf_pkt_len(m) -
+				 sizeof(struct rte_ether_hdr);
+		const void *l3 = rte_pktmbuf_mtod_offset(m, const void *,
+					sizeof(struct rte_ether_hdr));
+
+		if (unlikely(f->mtu != 0 && iplen > f->mtu)) {
+			burst_drop(b, c, m, DP_DROP_MTU);
+			continue;
+		}
+		if (family == AF_INET) {
+			const struct rte_ipv4_hdr *ip = l3;
+
+			in[k].tos = ip->type_of_service;
+			in[k].df = (ip->fragment_offset & IPV4_DF) != 0;
+			m->l3_len = (ip->version_ihl & 0x0f) * 4u;
+		} else {
+			const struct rte_ipv6_hdr *ip6 = l3;
+
+			in[k].tos = (uint8_t)(rte_be_to_cpu_32(ip6->vtc_flow) >> 20);
+			in[k].df = false;
+			m->l3_len = sizeof(*ip6);
+		}
+		m->l2_len = sizeof(struct rte_ether_hdr);
+		bytes += iplen;
+		mb[k++] = m;
+	}
+	if (k == 0)
+		return;
+
+	if (s->locked)
+		rte_spinlock_lock(&s->lock);
+	ipsec_sa_set_family(s, (uint8_t)family);
+	rte_errno = 0;
+	i = rte_ipsec_pkt_cpu_prepare(&s->ss, mb, k);
+	err = rte_errno;
+	done = rte_ipsec_pkt_process(&s->ss, mb, i);
+	if (s->locked)
+		rte_spinlock_unlock(&s->lock);
+
+	/* librte_ipsec puts what it could not do after what it did */
+	if (unlikely(i < k))
+		drop_all(b, c, &mb[i], k - i, err == ENOSPC ? DP_DROP_NO_ROOM :
+					   DP_DROP_SEQ_EXHAUSTED);
+	if (unlikely(done < i))
+		drop_all(b, c, &mb[done], i - done, DP_DROP_CRYPTO_FAILED);
+	if (unlikely(done < k)) {
+		/* bytes counted only for what was sealed */
+		bytes = 0;
+		for (i = 0; i < done; i++)
+			bytes += rte_pktmbuf_pkt_len(mb[i]);
+	}
+	c->tx_packets += done;
+	c->tx_bytes += bytes;
+	lc->sacnt[s->idx].packets += done;
+	lc->sacnt[s->idx].bytes += bytes;
+	if (done == 0)
+		return;
+
+	/* one route for the whole group: they all go to the same remote */
+	if (f->family == AF_INET) {
+		uint32_t dst;
+
+		memcpy(&dst, f->remote, 4);
+		dst = rte_be_to_cpu_32(dst);
+		fib_lookup4_bulk(lc->dp->fib, &dst, &nh, 1);
+	} else {
+		uint8_t dst6[1][16];
+
+		memcpy(dst6[0], f->remote, 16);
+		fib_lookup6_bulk(lc->dp->fib, dst6, &nh, 1);
+	}
+	if (unlikely(nh == NULL ||
+		     (nh->type != NH_CONNECTED && nh->type != NH_VIA))) {
+		drop_all(b, c, mb, done, nh == NULL ? DP_DROP_NO_ROUTE :
+				       nh->type == NH_IFACE ? DP_DROP_TUNNEL_LOOP :
+				       DP_DROP_LOCAL);
+		return;
+	}
+	for (i = 0; i < done; i++) {
+		outer_fixup(f, mb[i], &in[i]);
+		worker_send_l3(lc, b, c, mb[i], nh, f->family, f->remote,
+			       rte_pktmbuf_pkt_len(mb[i]) -
+			       sizeof(struct rte_ether_hdr));
+	}
+}
+
+static inline int
+pkt_family(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type ==
+	       RTE_BE16(RTE_ETHER_TYPE_IPV4) ? AF_INET : AF_INET6;
+}
+
+/* One librte_ipsec call per run of packets for one interface and family. */
+void
+ipsec_outbound(struct dp_lcore *lc, struct burst *b)
+{
+	uint16_t i = 0, j;
+
+	while (i < b->nout) {
+		uint16_t ifidx = b->esp_out_if[i];
+		int family = pkt_family(b->esp_out[i]);
+
+		for (j = i + 1; j < b->nout && b->esp_out_if[j] == ifidx &&
+		     pkt_family(b->esp_out[j]) == family; j++)
+			;
+		outbound_group(lc, b, &b->esp_out[i], j - i, ifidx, family);
+		i = j;
+	}
+	b->nout = 0;
+}

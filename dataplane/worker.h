@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the stages of one burst share: the burst's typed arrays, and the
+ * helpers that drop, route and queue a packet.  worker.c runs the stages;
+ * ipsec_out.c and ipsec_in.c are two of them.
+ */
+#ifndef IPSECGW_WORKER_H
+#define IPSECGW_WORKER_H
+
+#include <rte_mbuf.h>
+
+#include "dataplane/dp.h"
+#include "dataplane/route.h"
+
+struct burst {
+	struct rte_mbuf *v4[DP_BURST];
+	uint32_t dst4[DP_BURST];		/* host byte order */
+	struct rte_mbuf *v6[DP_BURST];
+	uint8_t dst6[DP_BURST][16];
+	/* with `decapped`: the interface each packet came out of */
+	uint16_t if4[DP_BURST];
+	uint16_t if6[DP_BURST];
+	const struct nexthop *nh[DP_BURST];
+	struct rte_mbuf *dead[DP_BURST];
+	/* ESP for a local tunnel address: l3 header length incl. NAT-T UDP */
+	struct rte_mbuf *esp_in[DP_BURST];
+	uint8_t esp_in_hlen[DP_BURST];
+	/* routed into an ipsec interface */
+	struct rte_mbuf *esp_out[DP_BURST];
+	uint16_t esp_out_if[DP_BURST];
+	uint16_t n4, n6, ndead, nin, nout;
+	bool decapped;		/* routing packets that came out of a tunnel */
+};
+
+static inline void
+burst_drop(struct burst *b, struct dp_counters *c, struct rte_mbuf *m,
+	   enum dp_drop reason)
+{
+	c->drops[reason]++;
+	b->dead[b->ndead++] = m;
+}
+
+/* worker.c APIs: */
+void worker_tx_enqueue(struct dp_lcore *lc, uint16_t port, struct rte_mbuf *m);
+/* Route and send one packet that starts with an Ethernet header whose
+ * addresses are to be rewritten; drops are counted on `c`. */
+void worker_send_l3(struct dp_lcore *lc, struct burst *b,
+		    struct dp_counters *c, struct rte_mbuf *m,
+		    const struct nexthop *nh, int family, const void *dst,
+		    uint32_t iplen);
+
+/* Queue a decapsulated packet (Ethernet header in front) for routing as
+ * received on interface ifidx. */
+void worker_route_decapped(struct dp_lcore *lc, struct burst *b,
+			   struct rte_mbuf *m, uint16_t ifidx);
+
+/* ipsec_out.c APIs: */
+void ipsec_outbound(struct dp_lcore *lc, struct burst *b);
+/* ipsec_in.c APIs: */
+/* Decrypt b->esp_in; the inner packets are put in b->v4 / b->v6 with an
+ * Ethernet header in front, ready to be routed (b->decapped is set). */
+void ipsec_inbound(struct dp_lcore *lc, struct burst *b,
+		   struct dp_counters *cport);
+
+#endif /* IPSECGW_WORKER_H */
