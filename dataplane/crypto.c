@@ -91,9 +91,16 @@ crypto_pick(const struct cfg_crypto *c, struct cfg_err *err)
 	return id;
 }
 
+int ipsec_meta_offset = -1;
+
 int
 crypto_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 {
+	static const struct rte_mbuf_dynfield meta = {
+		.name = "ipsecgw_meta",
+		.size = sizeof(struct ipsec_meta),
+		.align = __alignof__(struct ipsec_meta),
+	};
 	struct ipsec_ctx *ic = dp->ipsec;
 	struct rte_cryptodev_info info;
 	struct rte_cryptodev_config conf;
@@ -101,6 +108,12 @@ crypto_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 	unsigned int q, sess_size;
 	int id, socket;
 
+	ipsec_meta_offset = rte_mbuf_dynfield_register(&meta);
+	if (ipsec_meta_offset < 0) {
+		cfg_errorf(err, &cfg->crypto.pos,
+			   "crypto: cannot register an mbuf field");
+		return -1;
+	}
 	id = crypto_pick(&cfg->crypto, err);
 	if (id < 0)
 		return -1;
@@ -121,25 +134,25 @@ crypto_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 		ic->cpu = true;
 		break;
 	case CFG_CRYPTO_LOOKASIDE:
-		cfg_errorf(err, &cfg->crypto.pos,
-			   "crypto: lookaside mode is not available in this version (use cpu or auto)");
-		return -1;
+		ic->cpu = false;
+		break;
 	default:
-		if (!has_cpu) {
-			cfg_errorf(err, &cfg->crypto.pos,
-				   "crypto: %s has no synchronous CPU crypto, and lookaside mode is not available in this version",
-				   ic->dev_name);
-			return -1;
-		}
-		ic->cpu = true;
+		ic->cpu = has_cpu;
 	}
 
 	socket = rte_cryptodev_socket_id(ic->dev_id);
 	if (socket < 0)
 		socket = (int)rte_socket_id();
+	if (info.max_nb_queue_pairs < dp->nworkers) {
+		cfg_errorf(err, &cfg->crypto.pos,
+			   "crypto: %s has %u queue pairs, %u workers need one each",
+			   ic->dev_name, info.max_nb_queue_pairs, dp->nworkers);
+		return -1;
+	}
 	memset(&conf, 0, sizeof(conf));
 	conf.socket_id = socket;
-	conf.nb_queue_pairs = RTE_MIN(dp->nworkers, info.max_nb_queue_pairs);
+	conf.nb_queue_pairs = (uint16_t)dp->nworkers;
+	ic->nb_qp = conf.nb_queue_pairs;
 	if (rte_cryptodev_configure(ic->dev_id, &conf) != 0) {
 		cfg_errorf(err, &cfg->crypto.pos, "crypto: cannot configure %s",
 			   ic->dev_name);
@@ -154,6 +167,18 @@ crypto_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 		return -1;
 	}
 	qp.mp_session = ic->sess_pool;
+	if (!ic->cpu) {
+		/* room after each op for the IV librte_ipsec writes there */
+		ic->cop_pool = rte_crypto_op_pool_create("ipsec_cop",
+			RTE_CRYPTO_OP_TYPE_SYMMETRIC,
+			dp->nworkers * (qp.nb_descriptors + 2 * DP_BURST) + 256,
+			64, 16, socket);
+		if (ic->cop_pool == NULL) {
+			cfg_errorf(err, &cfg->crypto.pos,
+				   "crypto: cannot create the crypto op pool");
+			return -1;
+		}
+	}
 	for (q = 0; q < conf.nb_queue_pairs; q++)
 		if (rte_cryptodev_queue_pair_setup(ic->dev_id, q, &qp,
 						   socket) != 0) {
@@ -180,7 +205,9 @@ crypto_close(struct dp *dp)
 	rte_cryptodev_stop(ic->dev_id);
 	rte_cryptodev_close(ic->dev_id);
 	rte_mempool_free(ic->sess_pool);
+	rte_mempool_free(ic->cop_pool);
 	ic->sess_pool = NULL;
+	ic->cop_pool = NULL;
 }
 
 /* Key bytes without the trailing salt or nonce. */

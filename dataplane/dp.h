@@ -71,6 +71,8 @@ struct dp_lcore {
 	struct dp_rxq rxq[DP_MAX_RXQ_PER_LCORE];
 	uint16_t txq[DP_MAX_PORTS];	/* this worker's queue per port */
 	struct dp_txbuf tx[DP_MAX_PORTS];
+	uint16_t qp;			/* cryptodev queue pair */
+	uint32_t inflight;		/* ops on the cryptodev (lookaside) */
 	struct dp_counters cnt[DP_MAX_PORTS];
 	struct dp_counters ifcnt[IPSEC_MAX_IF];	/* ipsec interfaces */
 	struct dp_sa_counters sacnt[IPSEC_MAX_SA];

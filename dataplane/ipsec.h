@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include <rte_ipsec.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_spinlock.h>
 
 #include "control/config.h"
@@ -86,7 +87,28 @@ struct ipsec_ctx {
 	bool cpu;			/* synchronous CPU crypto */
 	char dev_name[64];
 	struct rte_mempool *sess_pool;
+	struct rte_mempool *cop_pool;	/* lookaside: crypto ops */
+	uint16_t nb_qp;
 };
+
+/*
+ * What a packet carries across the crypto step (which, in lookaside mode,
+ * returns it later and in another burst): an mbuf dynamic field.
+ */
+struct ipsec_meta {
+	uint8_t tos;		/* outbound: inner DSCP+ECN; inbound: outer ECN */
+	uint8_t df;		/* outbound: bit 0 inner DF, bit 7 inner IPv6 */
+	uint16_t ifidx;
+	uint16_t inner_len;	/* outbound: the IP packet sealed */
+};
+
+extern int ipsec_meta_offset;
+
+static inline struct ipsec_meta *
+ipsec_meta(struct rte_mbuf *m)
+{
+	return RTE_MBUF_DYNFIELD(m, ipsec_meta_offset, struct ipsec_meta *);
+}
 
 struct sad_key {
 	uint32_t spi;			/* host order */

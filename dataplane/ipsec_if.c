@@ -227,7 +227,8 @@ sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
 			   c->spi, ic->dev_name);
 		return -1;
 	}
-	s->ss.type = RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO;
+	s->ss.type = ic->cpu ? RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO :
+			       RTE_SECURITY_ACTION_TYPE_NONE;
 	s->ss.crypto.ses = s->crypto_ses;
 	s->ss.crypto.dev_id = ic->dev_id;
 	rc = rte_ipsec_session_prepare(&s->ss);

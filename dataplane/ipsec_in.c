@@ -18,6 +18,7 @@
  */
 #include <string.h>
 
+#include <rte_cryptodev.h>
 #include <rte_esp.h>
 #include <rte_ip.h>
 #include <rte_ipsec.h>
@@ -35,7 +36,6 @@
 struct esp_pkt {
 	struct rte_mbuf *m;
 	struct ipsec_sa *sa;
-	uint8_t outer_ecn;
 };
 
 static inline int
@@ -62,6 +62,7 @@ esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
 	const struct ipsec_iface *f;
 	const uint8_t *src, *dst;
 	struct ipsec_sa *s;
+	uint8_t outer_ecn;
 	uint32_t payload;
 	int family = outer_family(m);
 
@@ -84,11 +85,11 @@ esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
 	if (family == AF_INET) {
 		src = l3 + offsetof(struct rte_ipv4_hdr, src_addr);
 		dst = l3 + offsetof(struct rte_ipv4_hdr, dst_addr);
-		p->outer_ecn = l3[1] & ECN_MASK;
+		outer_ecn = l3[1] & ECN_MASK;
 	} else {
 		src = l3 + offsetof(struct rte_ipv6_hdr, src_addr);
 		dst = l3 + offsetof(struct rte_ipv6_hdr, dst_addr);
-		p->outer_ecn = (uint8_t)(rte_be_to_cpu_32(
+		outer_ecn = (uint8_t)(rte_be_to_cpu_32(
 			((const struct rte_ipv6_hdr *)l3)->vtc_flow) >> 20) &
 			ECN_MASK;
 	}
@@ -107,6 +108,8 @@ esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
 		return DP_DROP_BAD_ESP;
 	m->l2_len = l2;
 	m->l3_len = hlen;
+	ipsec_meta(m)->tos = outer_ecn;
+	ipsec_meta(m)->ifidx = s->ifidx;
 	p->m = m;
 	p->sa = s;
 	return 0;
@@ -168,8 +171,9 @@ esp_next_header(const struct ipsec_sa *s, struct rte_mbuf *m)
 /* After decap: counters, ECN, family policy, Ethernet in front, routing. */
 static void
 inbound_done(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
-	     struct rte_mbuf *m, int family, uint8_t outer_ecn)
+	     struct rte_mbuf *m, int family)
 {
+	uint8_t outer_ecn = ipsec_meta(m)->tos;
 	const struct ipsec_iface *f = &lc->dp->ipsec->ifs[s->ifidx];
 	struct dp_counters *c = &lc->ifcnt[s->ifidx];
 	struct rte_ether_hdr *eth;
@@ -201,13 +205,11 @@ inbound_done(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 /* Decrypted packets of one SA and one inner family. */
 static void
 inbound_process(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
-		struct rte_mbuf **mb, const uint8_t *ecn, uint16_t n,
-		int family)
+		struct rte_mbuf **mb, uint16_t n, int family)
 {
 	struct dp_counters *c = &lc->ifcnt[s->ifidx];
-	uint16_t off[DP_BURST], i, k;
-	uint8_t ecn_of[DP_BURST];
 	struct rte_mbuf *orig[DP_BURST];
+	uint16_t off[DP_BURST], i, j, k;
 
 	for (i = 0; i < n; i++) {
 		off[i] = mb[i]->data_off;
@@ -215,54 +217,38 @@ inbound_process(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 	}
 	ipsec_sa_set_family(s, (uint8_t)family);
 	k = rte_ipsec_pkt_process(&s->ss, mb, n);
-	/* outer ECN follows its mbuf through librte_ipsec's reordering */
-	for (i = 0; i < n; i++) {
-		uint16_t j;
+	for (i = k; i < n; i++) {
+		bool untouched;
 
 		for (j = 0; j < n && orig[j] != mb[i]; j++)
 			;
-		ecn_of[i] = ecn[j];
-		if (i >= k) {
-			bool untouched = mb[i]->data_off == off[j];
-
-			if (!untouched)
-				lc->sacnt[s->idx].replay++;
-			burst_drop(b, c, mb[i], untouched ? DP_DROP_BAD_ESP :
-							    DP_DROP_REPLAY);
-		}
+		untouched = mb[i]->data_off == off[j];
+		if (!untouched)
+			lc->sacnt[s->idx].replay++;
+		burst_drop(b, c, mb[i], untouched ? DP_DROP_BAD_ESP :
+						    DP_DROP_REPLAY);
 	}
 	for (i = 0; i < k; i++)
-		inbound_done(lc, b, s, mb[i], family, ecn_of[i]);
+		inbound_done(lc, b, s, mb[i], family);
 }
 
-/* One SA's packets: prepare (and crypto), then process per inner family. */
-static void
-inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
-	      struct esp_pkt *p, uint16_t n)
+/*
+ * After crypto: drop what failed its ICV, sort the rest by the decrypted
+ * next header, and let librte_ipsec finish each family.
+ */
+void
+ipsec_inbound_finish(struct dp_lcore *lc, struct burst *b,
+		     struct ipsec_sa *s, struct rte_mbuf **mb, uint16_t n)
 {
 	struct dp_counters *c = &lc->ifcnt[s->ifidx];
-	struct rte_mbuf *mb[DP_BURST], *fam[2][DP_BURST];
-	uint8_t fecn[2][DP_BURST];
-	uint16_t i, k, nf[2] = { 0, 0 };
+	struct rte_mbuf *fam[2][DP_BURST];
+	uint16_t i, nf[2] = { 0, 0 };
 
-	for (i = 0; i < n; i++)
-		mb[i] = p[i].m;
-	if (s->locked)
-		rte_spinlock_lock(&s->lock);
-	k = rte_ipsec_pkt_cpu_prepare(&s->ss, mb, n);
-	/* lengths were checked: prepare refuses only what the window does */
-	for (i = k; i < n; i++) {
-		lc->sacnt[s->idx].replay++;
-		burst_drop(b, c, mb[i], DP_DROP_REPLAY);
-	}
-	for (i = 0; i < k; i++) {
+	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
-		uint16_t j;
 		uint8_t nh;
 		int v;
 
-		for (j = 0; j < n && p[j].m != m; j++)
-			;
 		if (m->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) {
 			lc->sacnt[s->idx].auth_failed++;
 			burst_drop(b, c, m, DP_DROP_AUTH_FAILED);
@@ -274,15 +260,60 @@ inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 			continue;
 		}
 		v = nh == IPPROTO_IPV6;
-		fecn[v][nf[v]] = p[j].outer_ecn;
 		fam[v][nf[v]++] = m;
 	}
+	if (s->locked)
+		rte_spinlock_lock(&s->lock);
 	if (nf[0] != 0)
-		inbound_process(lc, b, s, fam[0], fecn[0], nf[0], AF_INET);
+		inbound_process(lc, b, s, fam[0], nf[0], AF_INET);
 	if (nf[1] != 0)
-		inbound_process(lc, b, s, fam[1], fecn[1], nf[1], AF_INET6);
+		inbound_process(lc, b, s, fam[1], nf[1], AF_INET6);
 	if (s->locked)
 		rte_spinlock_unlock(&s->lock);
+}
+
+/* One SA's packets: replay check and crypto (now, or on the device). */
+static void
+inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
+	      struct esp_pkt *p, uint16_t n)
+{
+	const struct ipsec_ctx *ic = lc->dp->ipsec;
+	struct dp_counters *c = &lc->ifcnt[s->ifidx];
+	struct rte_crypto_op *cop[DP_BURST];
+	struct rte_mbuf *mb[DP_BURST];
+	uint16_t i, k, sent;
+
+	for (i = 0; i < n; i++)
+		mb[i] = p[i].m;
+	if (!ic->cpu && rte_crypto_op_bulk_alloc(ic->cop_pool,
+			RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
+		for (i = 0; i < n; i++)
+			burst_drop(b, c, mb[i], DP_DROP_CRYPTO_BUSY);
+		return;
+	}
+	if (s->locked)
+		rte_spinlock_lock(&s->lock);
+	if (ic->cpu)
+		k = rte_ipsec_pkt_cpu_prepare(&s->ss, mb, n);
+	else
+		k = rte_ipsec_pkt_crypto_prepare(&s->ss, mb, cop, n);
+	if (s->locked)
+		rte_spinlock_unlock(&s->lock);
+	/* lengths were checked: prepare refuses only what the window does */
+	for (i = k; i < n; i++) {
+		lc->sacnt[s->idx].replay++;
+		burst_drop(b, c, mb[i], DP_DROP_REPLAY);
+	}
+	if (ic->cpu) {
+		ipsec_inbound_finish(lc, b, s, mb, k);
+		return;
+	}
+	sent = rte_cryptodev_enqueue_burst(ic->dev_id, lc->qp, cop, k);
+	lc->inflight += sent;
+	for (i = sent; i < k; i++)
+		burst_drop(b, c, mb[i], DP_DROP_CRYPTO_BUSY);
+	if (sent < n)
+		rte_mempool_put_bulk(ic->cop_pool, (void **)&cop[sent], n - sent);
 }
 
 void

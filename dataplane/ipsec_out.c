@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include <rte_cryptodev.h>
 #include <rte_errno.h>
 #include <rte_ip.h>
 #include <rte_ipsec.h>
@@ -19,23 +20,17 @@
 
 #define IPV4_DF RTE_BE16(RTE_IPV4_HDR_DF_FLAG)
 
-/* What the outer header takes from the inner one, read before sealing. */
-struct inner_info {
-	uint8_t tos;		/* DSCP + ECN */
-	bool df;
-};
-
 static void
-outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m,
-	    const struct inner_info *in)
+outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m)
 {
+	const struct ipsec_meta *in = ipsec_meta(m);
 	uint8_t tos = (in->tos & 0xfc) | (f->ecn ? (in->tos & 0x03) : 0);
 
 	if (f->family == AF_INET) {
 		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m,
 			struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
 		bool df = f->df == CFG_DF_SET ||
-			  (f->df == CFG_DF_COPY && in->df);
+			  (f->df == CFG_DF_COPY && (in->df & 1));
 
 		ip->type_of_service = tos;
 		ip->fragment_offset = df ? IPV4_DF : 0;
@@ -48,6 +43,9 @@ outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m,
 		ip6->vtc_flow = rte_cpu_to_be_32(0x60000000u |
 						 (uint32_t)tos << 20);
 	}
+	/* librte_ipsec marks what went through crypto; the NIC need not see it */
+	m->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD |
+			 RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
 }
 
 static void
@@ -60,81 +58,26 @@ drop_all(struct burst *b, struct dp_counters *c, struct rte_mbuf **mb,
 		burst_drop(b, c, mb[i], reason);
 }
 
-static void
-outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
-	       uint16_t n, uint16_t ifidx, int family)
+/*
+ * After crypto: librte_ipsec's process, the outer header, and one route
+ * for the whole group (its packets all go to the same remote).
+ */
+void
+ipsec_outbound_finish(struct dp_lcore *lc, struct burst *b,
+		      struct ipsec_sa *s, struct rte_mbuf **mb, uint16_t n)
 {
-	struct ipsec_iface *f = &lc->dp->ipsec->ifs[ifidx];
-	struct dp_counters *c = &lc->ifcnt[ifidx];
-	struct ipsec_sa *s = f->out;
-	struct rte_mbuf *mb[DP_BURST];
-	struct inner_info in[DP_BURST];
+	struct ipsec_iface *f = &lc->dp->ipsec->ifs[s->ifidx];
+	struct dp_counters *c = &lc->ifcnt[s->ifidx];
 	const struct nexthop *nh;
 	uint64_t bytes = 0;
-	uint16_t i, k, done;
-	int err;
+	uint16_t i, done;
 
-	if (unlikely(s == NULL)) {
-		drop_all(b, c, pkts, n, DP_DROP_NO_SA);
-		return;
-	}
-	if (unlikely(family == AF_INET6 && !f->ipv6)) {
-		drop_all(b, c, pkts, n, DP_DROP_INNER_FAMILY_DISABLED);
-		return;
-	}
-	for (i = 0, k = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		uint32_t iplen = rte_pktmbuf_pkt_len(m) -
-				 sizeof(struct rte_ether_hdr);
-		const void *l3 = rte_pktmbuf_mtod_offset(m, const void *,
-					sizeof(struct rte_ether_hdr));
-
-		if (unlikely(f->mtu != 0 && iplen > f->mtu)) {
-			burst_drop(b, c, m, DP_DROP_MTU);
-			continue;
-		}
-		if (family == AF_INET) {
-			const struct rte_ipv4_hdr *ip = l3;
-
-			in[k].tos = ip->type_of_service;
-			in[k].df = (ip->fragment_offset & IPV4_DF) != 0;
-			m->l3_len = (ip->version_ihl & 0x0f) * 4u;
-		} else {
-			const struct rte_ipv6_hdr *ip6 = l3;
-
-			in[k].tos = (uint8_t)(rte_be_to_cpu_32(ip6->vtc_flow) >> 20);
-			in[k].df = false;
-			m->l3_len = sizeof(*ip6);
-		}
-		m->l2_len = sizeof(struct rte_ether_hdr);
-		bytes += iplen;
-		mb[k++] = m;
-	}
-	if (k == 0)
-		return;
-
-	if (s->locked)
-		rte_spinlock_lock(&s->lock);
-	ipsec_sa_set_family(s, (uint8_t)family);
-	rte_errno = 0;
-	i = rte_ipsec_pkt_cpu_prepare(&s->ss, mb, k);
-	err = rte_errno;
-	done = rte_ipsec_pkt_process(&s->ss, mb, i);
-	if (s->locked)
-		rte_spinlock_unlock(&s->lock);
-
-	/* librte_ipsec puts what it could not do after what it did */
-	if (unlikely(i < k))
-		drop_all(b, c, &mb[i], k - i, err == ENOSPC ? DP_DROP_NO_ROOM :
-					   DP_DROP_SEQ_EXHAUSTED);
-	if (unlikely(done < i))
-		drop_all(b, c, &mb[done], i - done, DP_DROP_CRYPTO_FAILED);
-	if (unlikely(done < k)) {
-		/* bytes counted only for what was sealed */
-		bytes = 0;
-		for (i = 0; i < done; i++)
-			bytes += rte_pktmbuf_pkt_len(mb[i]);
-	}
+	done = rte_ipsec_pkt_process(&s->ss, mb, n);
+	if (unlikely(done < n))
+		drop_all(b, c, &mb[done], n - done, DP_DROP_CRYPTO_FAILED);
+	/* an interface counts what it carries: the inner packets */
+	for (i = 0; i < done; i++)
+		bytes += ipsec_meta(mb[i])->inner_len;
 	c->tx_packets += done;
 	c->tx_bytes += bytes;
 	lc->sacnt[s->idx].packets += done;
@@ -142,7 +85,6 @@ outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
 	if (done == 0)
 		return;
 
-	/* one route for the whole group: they all go to the same remote */
 	if (f->family == AF_INET) {
 		uint32_t dst;
 
@@ -163,11 +105,117 @@ outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
 		return;
 	}
 	for (i = 0; i < done; i++) {
-		outer_fixup(f, mb[i], &in[i]);
+		outer_fixup(f, mb[i]);
 		worker_send_l3(lc, b, c, mb[i], nh, f->family, f->remote,
 			       rte_pktmbuf_pkt_len(mb[i]) -
 			       sizeof(struct rte_ether_hdr));
 	}
+}
+
+/* Lookaside: hand prepared packets to the crypto device. */
+static void
+outbound_enqueue(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
+		 struct rte_mbuf **mb, uint16_t n, struct dp_counters *c)
+{
+	const struct ipsec_ctx *ic = lc->dp->ipsec;
+	struct rte_crypto_op *cop[DP_BURST];
+	uint16_t k, sent;
+	int err;
+
+	if (rte_crypto_op_bulk_alloc(ic->cop_pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC,
+				     cop, n) == 0) {
+		drop_all(b, c, mb, n, DP_DROP_CRYPTO_BUSY);
+		return;
+	}
+	if (s->locked)
+		rte_spinlock_lock(&s->lock);
+	ipsec_sa_set_family(s, (uint8_t)(ipsec_meta(mb[0])->df & 0x80 ?
+					 AF_INET6 : AF_INET));
+	rte_errno = 0;
+	k = rte_ipsec_pkt_crypto_prepare(&s->ss, mb, cop, n);
+	err = rte_errno;
+	if (s->locked)
+		rte_spinlock_unlock(&s->lock);
+	if (unlikely(k < n))
+		drop_all(b, c, &mb[k], n - k, err == ENOSPC ? DP_DROP_NO_ROOM :
+					   DP_DROP_SEQ_EXHAUSTED);
+	sent = rte_cryptodev_enqueue_burst(ic->dev_id, lc->qp, cop, k);
+	lc->inflight += sent;
+	if (unlikely(sent < k))
+		drop_all(b, c, &mb[sent], k - sent, DP_DROP_CRYPTO_BUSY);
+	if (sent < n)
+		rte_mempool_put_bulk(ic->cop_pool, (void **)&cop[sent], n - sent);
+}
+
+static void
+outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
+	       uint16_t n, uint16_t ifidx, int family)
+{
+	struct ipsec_iface *f = &lc->dp->ipsec->ifs[ifidx];
+	struct dp_counters *c = &lc->ifcnt[ifidx];
+	struct ipsec_sa *s = f->out;
+	struct rte_mbuf *mb[DP_BURST];
+	uint16_t i, k;
+	int err;
+
+	if (unlikely(s == NULL)) {
+		drop_all(b, c, pkts, n, DP_DROP_NO_SA);
+		return;
+	}
+	if (unlikely(family == AF_INET6 && !f->ipv6)) {
+		drop_all(b, c, pkts, n, DP_DROP_INNER_FAMILY_DISABLED);
+		return;
+	}
+	for (i = 0, k = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct ipsec_meta *meta = ipsec_meta(m);
+		uint32_t iplen = rte_pktmbuf_pkt_len(m) -
+				 sizeof(struct rte_ether_hdr);
+		const void *l3 = rte_pktmbuf_mtod_offset(m, const void *,
+					sizeof(struct rte_ether_hdr));
+
+		if (unlikely(f->mtu != 0 && iplen > f->mtu)) {
+			burst_drop(b, c, m, DP_DROP_MTU);
+			continue;
+		}
+		meta->ifidx = ifidx;
+		meta->inner_len = (uint16_t)iplen;
+		if (family == AF_INET) {
+			const struct rte_ipv4_hdr *ip = l3;
+
+			meta->tos = ip->type_of_service;
+			meta->df = (ip->fragment_offset & IPV4_DF) != 0;
+			m->l3_len = (ip->version_ihl & 0x0f) * 4u;
+		} else {
+			const struct rte_ipv6_hdr *ip6 = l3;
+
+			meta->tos = (uint8_t)(rte_be_to_cpu_32(ip6->vtc_flow) >> 20);
+			meta->df = 0x80;	/* marks inner IPv6 */
+			m->l3_len = sizeof(*ip6);
+		}
+		m->l2_len = sizeof(struct rte_ether_hdr);
+		mb[k++] = m;
+	}
+	if (k == 0)
+		return;
+	if (!lc->dp->ipsec->cpu) {
+		outbound_enqueue(lc, b, s, mb, k, c);
+		return;
+	}
+
+	if (s->locked)
+		rte_spinlock_lock(&s->lock);
+	ipsec_sa_set_family(s, (uint8_t)family);
+	rte_errno = 0;
+	i = rte_ipsec_pkt_cpu_prepare(&s->ss, mb, k);
+	err = rte_errno;
+	if (s->locked)
+		rte_spinlock_unlock(&s->lock);
+	/* librte_ipsec puts what it could not do after what it did */
+	if (unlikely(i < k))
+		drop_all(b, c, &mb[i], k - i, err == ENOSPC ? DP_DROP_NO_ROOM :
+					   DP_DROP_SEQ_EXHAUSTED);
+	ipsec_outbound_finish(lc, b, s, mb, i);
 }
 
 static inline int

@@ -167,6 +167,7 @@ workers_create(struct dp *dp)
 		lc->dp = dp;
 		lc->lcore_id = lcore;
 		lc->worker = dp->nworkers;
+		lc->qp = (uint16_t)dp->nworkers;
 		dp->lc[dp->nworkers++] = lc;
 	}
 	return dp->nworkers == 0 ? -EINVAL : 0;

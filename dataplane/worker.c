@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <rte_cryptodev.h>
 #include <rte_ethdev.h>
+#include <rte_ipsec.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
@@ -389,6 +391,28 @@ worker_route_decapped(struct dp_lcore *lc, struct burst *b,
 	burst_add(b, &lc->ifcnt[ifidx], NULL, m, ifidx);
 }
 
+/*
+ * The stages after classification, shared by received bursts and by
+ * crypto completions: route, inbound ESP, route what came out of
+ * tunnels, outbound ESP, then free what was dropped.
+ */
+static void
+burst_run(struct dp_lcore *lc, struct burst *b, struct dp_counters *c)
+{
+	route_burst(lc, b, c);
+	if (b->nin != 0)
+		/* ESP drops before an SA is known count on the port */
+		ipsec_inbound(lc, b, c);
+	if (b->n4 != 0 || b->n6 != 0) {
+		b->decapped = true;
+		route_burst(lc, b, c);
+	}
+	if (b->nout != 0)
+		ipsec_outbound(lc, b);
+	if (b->ndead != 0)
+		rte_pktmbuf_free_bulk(b->dead, b->ndead);
+}
+
 static void
 process_burst(struct dp_lcore *lc, uint16_t inport, struct rte_mbuf **pkts,
 	      uint16_t n)
@@ -410,17 +434,58 @@ process_burst(struct dp_lcore *lc, uint16_t inport, struct rte_mbuf **pkts,
 		c->rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
 		burst_add(&b, c, in, pkts[i], 0);
 	}
-	route_burst(lc, &b, c);
-	if (b.nin != 0) {
-		/* ESP drops before an SA is known count on the port */
-		ipsec_inbound(lc, &b, c);
-		b.decapped = true;
-		route_burst(lc, &b, c);
+	burst_run(lc, &b, c);
+}
+
+/*
+ * Lookaside crypto: collect what the device has finished, group it by SA
+ * (librte_ipsec marks failed ops on their mbufs), and finish it like a
+ * received burst.
+ */
+static unsigned int
+crypto_poll(struct dp_lcore *lc)
+{
+	const struct ipsec_ctx *ic = lc->dp->ipsec;
+	struct rte_crypto_op *ops[DP_BURST];
+	struct rte_ipsec_group grp[DP_BURST];
+	struct rte_mbuf *mb[DP_BURST];
+	struct burst b;
+	uint32_t grouped = 0;
+	uint16_t n, ng, g;
+
+	n = rte_cryptodev_dequeue_burst(ic->dev_id, lc->qp, ops, DP_BURST);
+	if (n == 0)
+		return 0;
+	lc->inflight -= n;
+	ng = rte_ipsec_pkt_crypto_group((const struct rte_crypto_op **)
+					(uintptr_t)ops, mb, grp, n);
+	rte_mempool_put_bulk(ic->cop_pool, (void **)ops, n);
+	b.n4 = b.n6 = b.ndead = b.nin = b.nout = 0;
+	b.decapped = true;
+	for (g = 0; g < ng; g++) {
+		struct ipsec_sa *s = (struct ipsec_sa *)grp[g].id.ptr;
+
+		grouped += grp[g].cnt;
+		if (s->outbound)
+			ipsec_outbound_finish(lc, &b, s, grp[g].m, grp[g].cnt);
+		else
+			ipsec_inbound_finish(lc, &b, s, grp[g].m, grp[g].cnt);
 	}
-	if (b.nout != 0)
-		ipsec_outbound(lc, &b);
-	if (b.ndead != 0)
-		rte_pktmbuf_free_bulk(b.dead, b.ndead);
+	/* an op without a session cannot be: count it, never leak it */
+	for (; grouped < n; grouped++)
+		burst_drop(&b, &lc->ifcnt[ipsec_meta(mb[grouped])->ifidx],
+			   mb[grouped], DP_DROP_CRYPTO_FAILED);
+	burst_run(lc, &b, NULL);
+	return n;
+}
+
+static void
+tx_flush_all(struct dp_lcore *lc)
+{
+	unsigned int p;
+
+	for (p = 0; p < lc->dp->nports; p++)
+		tx_flush(lc, lc->dp->port_list[p]);
 }
 
 int
@@ -429,7 +494,8 @@ dp_worker_main(void *arg)
 	struct dp_lcore *lc = arg;
 	struct dp *dp = lc->dp;
 	struct rte_mbuf *pkts[DP_BURST];
-	unsigned int i, p;
+	bool lookaside = dp->ipsec != NULL && !dp->ipsec->cpu;
+	unsigned int i;
 	uint16_t n;
 
 	while (!dp->quit) {
@@ -440,9 +506,15 @@ dp_worker_main(void *arg)
 			if (n == 0)
 				continue;
 			process_burst(lc, q->port, pkts, n);
-			for (p = 0; p < dp->nports; p++)
-				tx_flush(lc, dp->port_list[p]);
+			tx_flush_all(lc);
 		}
+		if (lookaside && lc->inflight != 0 && crypto_poll(lc) != 0)
+			tx_flush_all(lc);
+	}
+	/* what is still on the crypto device is finished, not lost */
+	while (lookaside && lc->inflight != 0) {
+		crypto_poll(lc);
+		tx_flush_all(lc);
 	}
 	return 0;
 }

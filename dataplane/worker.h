@@ -56,10 +56,16 @@ void worker_route_decapped(struct dp_lcore *lc, struct burst *b,
 
 /* ipsec_out.c APIs: */
 void ipsec_outbound(struct dp_lcore *lc, struct burst *b);
+void ipsec_outbound_finish(struct dp_lcore *lc, struct burst *b,
+			   struct ipsec_sa *s, struct rte_mbuf **mb,
+			   uint16_t n);
 /* ipsec_in.c APIs: */
 /* Decrypt b->esp_in; the inner packets are put in b->v4 / b->v6 with an
  * Ethernet header in front, ready to be routed (b->decapped is set). */
 void ipsec_inbound(struct dp_lcore *lc, struct burst *b,
 		   struct dp_counters *cport);
+void ipsec_inbound_finish(struct dp_lcore *lc, struct burst *b,
+			  struct ipsec_sa *s, struct rte_mbuf **mb,
+			  uint16_t n);
 
 #endif /* IPSECGW_WORKER_H */

@@ -109,16 +109,30 @@ def test_missing_ethdev_is_reported_at_its_line(tmp_path):
     assert f"{f}:4:3: port dmz0: no ethdev named 'net_pcap9'" in p.stderr, p.stderr
 
 
-def test_unsupported_crypto_mode_is_reported(tmp_path):
-    """What the crypto device cannot do is a configuration error that names
-    the driver, reported before any traffic flows."""
+def test_missing_crypto_device_is_reported(tmp_path):
+    """A crypto driver that is not there is a configuration error at the
+    crypto section's line, reported before any traffic flows."""
     src = (ROOT / "config" / "examples" / "ipsecif-netbsd-a.yaml").read_text()
-    f = tmp_path / "lookaside.yaml"
-    f.write_text("crypto: { driver: aesni_mb, mode: lookaside }\n" + src)
-    p = run_ipsecgw(eal_args("lookaside") + ["--vdev", "net_null0", "--vdev", "net_null1",
-                                             "--", "-f", str(f), "--idle-exit", "100"])
+    f = tmp_path / "qat.yaml"
+    f.write_text("crypto: { driver: qat, mode: auto }\n" + src)
+    p = run_ipsecgw(eal_args("no-qat") + ["--vdev", "net_null0", "--vdev", "net_null1",
+                                          "--", "-f", str(f), "--idle-exit", "100"])
     assert p.returncode == 1
-    assert f"{f}:1:" in p.stderr and "lookaside" in p.stderr, p.stderr
+    assert f"{f}:1:" in p.stderr and "no QAT device" in p.stderr, p.stderr
+
+
+def test_unsupported_algorithm_names_driver_and_algorithm(tmp_path):
+    """aesni_gcm does only GCM: a CBC SA is refused with both names."""
+    f = tmp_path / "gcm-only.yaml"
+    f.write_text("crypto: { driver: aesni_gcm }\n"
+                 "ports:\n  wan0: { port: 0, address: [192.168.0.1/24] }\n"
+                 "interfaces:\n  ipsec0: { tunnel: { local: 192.168.0.1, remote: 192.168.0.2 } }\n"
+                 "sas:\n  - { spi: 300, src: 192.168.0.1, dst: 192.168.0.2, interface: ipsec0,\n"
+                 "      enc: aes-cbc-128, enc-key: 0x000102030405060708090a0b0c0d0e0f,\n"
+                 "      auth: hmac-sha256-128, auth-key: 0x000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f }\n")
+    p = run_ipsecgw(eal_args("gcm-only") + ["--vdev", "net_null0", "--", "-f", str(f), "--idle-exit", "100"])
+    assert p.returncode == 1
+    assert f"{f}:7:5:" in p.stderr and "aesni_gcm" in p.stderr and "aes-cbc-128" in p.stderr, p.stderr
 
 
 def test_bad_options():
