@@ -167,8 +167,9 @@ crypto_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 		return -1;
 	}
 	qp.mp_session = ic->sess_pool;
-	if (!ic->cpu) {
-		/* room after each op for the IV librte_ipsec writes there */
+	{
+		/* lookaside SAs may exist in any mode (see sa_create);
+		 * room after each op for the IV librte_ipsec writes there */
 		ic->cop_pool = rte_crypto_op_pool_create("ipsec_cop",
 			RTE_CRYPTO_OP_TYPE_SYMMETRIC,
 			dp->nworkers * (qp.nb_descriptors + 2 * DP_BURST) + 256,
@@ -317,8 +318,10 @@ crypto_xforms(const struct cfg_sa *sa, bool outbound, bool esn,
 	if (outbound) {
 		c->next = a;
 	} else {
+		struct rte_crypto_sym_xform cipher = *c;
+
 		x[0] = *a;
-		x[1] = *c;
+		x[1] = cipher;
 		x[0].next = &x[1];
 		x[1].next = NULL;
 	}

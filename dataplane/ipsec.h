@@ -45,6 +45,7 @@ struct ipsec_sa {
 	bool locked;			/* several workers: take `lock` */
 	rte_spinlock_t lock;
 	bool outbound;
+	bool cpu;			/* synchronous CPU crypto, else lookaside */
 	uint16_t idx;			/* index in ipsec_ctx.sas */
 	uint16_t ifidx;			/* its interface */
 	uint32_t spi;
@@ -84,7 +85,7 @@ struct ipsec_ctx {
 	struct rte_hash *sad;		/* (spi, family, dst) -> ipsec_sa */
 	/* crypto */
 	uint8_t dev_id;
-	bool cpu;			/* synchronous CPU crypto */
+	bool cpu;			/* CPU crypto allowed and available */
 	char dev_name[64];
 	struct rte_mempool *sess_pool;
 	struct rte_mempool *cop_pool;	/* lookaside: crypto ops */

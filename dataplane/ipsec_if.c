@@ -151,9 +151,17 @@ sa_family_probe(struct ipsec_sa *s, struct rte_ipsec_sa_prm *prm, int size)
 	return rc < 0 ? rc : 0;
 }
 
+static bool
+is_cbc(const struct cfg_sa *c)
+{
+	return c->aead == CFG_AEAD_NONE &&
+	       (c->enc == CFG_ENC_3DES_CBC ||
+		(c->enc >= CFG_ENC_AES_CBC_128 && c->enc <= CFG_ENC_AES_CBC_256));
+}
+
 static int
 sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
-	  struct ipsec_sa *s, struct cfg_err *err)
+	  struct ipsec_sa *s, bool cfg_mode_cpu, struct cfg_err *err)
 {
 	struct ipsec_ctx *ic = dp->ipsec;
 	struct rte_crypto_sym_xform x[2];
@@ -174,6 +182,19 @@ sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
 
 	if (crypto_check(ic, c, err) != 0)
 		return -1;
+	/*
+	 * librte_ipsec 22.11's CPU-crypto path gives every CBC packet the same
+	 * IV on the wire (it encrypts the IV field with the IV it holds, which
+	 * is that same field); its lookaside path gives each packet its own.
+	 * So CBC SAs go lookaside whatever the mode.
+	 */
+	s->cpu = ic->cpu && !is_cbc(c);
+	if (!s->cpu && cfg_mode_cpu) {
+		cfg_errorf(err, &c->pos,
+			   "sa %u: %s needs lookaside crypto (librte_ipsec's CPU path repeats CBC IVs); use mode auto or lookaside",
+			   c->spi, cfg_enc_name(c->enc));
+		return -1;
+	}
 	crypto_xforms(c, c->outbound, c->esn, x);
 
 	memset(&prm, 0, sizeof(prm));
@@ -227,7 +248,7 @@ sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
 			   c->spi, ic->dev_name);
 		return -1;
 	}
-	s->ss.type = ic->cpu ? RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO :
+	s->ss.type = s->cpu ? RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO :
 			       RTE_SECURITY_ACTION_TYPE_NONE;
 	s->ss.crypto.ses = s->crypto_ses;
 	s->ss.crypto.dev_id = ic->dev_id;
@@ -340,7 +361,8 @@ ipsec_apply(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 				f = &ic->ifs[j];
 		if (f == NULL)
 			continue;	/* reported by validation */
-		if (sa_create(dp, c, f, s, err) != 0) {
+		if (sa_create(dp, c, f, s, cfg->crypto.mode == CFG_CRYPTO_CPU,
+			      err) != 0) {
 			sa_release(ic, s);
 			continue;
 		}

@@ -285,7 +285,7 @@ inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 
 	for (i = 0; i < n; i++)
 		mb[i] = p[i].m;
-	if (!ic->cpu && rte_crypto_op_bulk_alloc(ic->cop_pool,
+	if (!s->cpu && rte_crypto_op_bulk_alloc(ic->cop_pool,
 			RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
 		for (i = 0; i < n; i++)
 			burst_drop(b, c, mb[i], DP_DROP_CRYPTO_BUSY);
@@ -293,7 +293,7 @@ inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 	}
 	if (s->locked)
 		rte_spinlock_lock(&s->lock);
-	if (ic->cpu)
+	if (s->cpu)
 		k = rte_ipsec_pkt_cpu_prepare(&s->ss, mb, n);
 	else
 		k = rte_ipsec_pkt_crypto_prepare(&s->ss, mb, cop, n);
@@ -304,7 +304,7 @@ inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 		lc->sacnt[s->idx].replay++;
 		burst_drop(b, c, mb[i], DP_DROP_REPLAY);
 	}
-	if (ic->cpu) {
+	if (s->cpu) {
 		ipsec_inbound_finish(lc, b, s, mb, k);
 		return;
 	}

@@ -198,7 +198,7 @@ outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
 	}
 	if (k == 0)
 		return;
-	if (!lc->dp->ipsec->cpu) {
+	if (!s->cpu) {
 		outbound_enqueue(lc, b, s, mb, k, c);
 		return;
 	}

@@ -494,7 +494,7 @@ dp_worker_main(void *arg)
 	struct dp_lcore *lc = arg;
 	struct dp *dp = lc->dp;
 	struct rte_mbuf *pkts[DP_BURST];
-	bool lookaside = dp->ipsec != NULL && !dp->ipsec->cpu;
+	bool lookaside = dp->ipsec != NULL;
 	unsigned int i;
 	uint16_t n;
 
