@@ -12,6 +12,7 @@
 #include <rte_errno.h>
 #include <rte_ip.h>
 #include <rte_ipsec.h>
+#include <rte_udp.h>
 
 #include "dataplane/dp.h"
 #include "dataplane/ipsec.h"
@@ -25,7 +26,18 @@ outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m)
 {
 	const struct ipsec_meta *in = ipsec_meta(m);
 	uint8_t tos = (in->tos & 0xfc) | (f->ecn ? (in->tos & 0x03) : 0);
+	uint32_t l3 = f->family == AF_INET ? sizeof(struct rte_ipv4_hdr) :
+					      sizeof(struct rte_ipv6_hdr);
 
+	if (f->nat_t) {
+		/* RFC 3948: UDP length of the datagram, checksum zero */
+		struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m,
+			struct rte_udp_hdr *, sizeof(struct rte_ether_hdr) + l3);
+
+		udp->dgram_len = rte_cpu_to_be_16(rte_pktmbuf_pkt_len(m) -
+			sizeof(struct rte_ether_hdr) - l3);
+		udp->dgram_cksum = 0;
+	}
 	if (f->family == AF_INET) {
 		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m,
 			struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
