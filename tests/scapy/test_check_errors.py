@@ -227,3 +227,25 @@ def test_unreadable_configuration(args):
     p = run_ipsecgw(["--", "--check", *args])
     assert p.returncode == 1
     assert p.stderr.strip(), "an error must say what is wrong"
+
+
+def test_a_bad_file_stops_the_gateway_before_traffic(tmp_path):
+    """Without --check, the same errors are reported the same way and the
+    gateway does not start (exit 1, nothing forwarded, no counters)."""
+    from conftest import eal_args
+    from scapy.all import wrpcap
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import Ether
+    f = tmp_path / "bad.yaml"
+    f.write_text(PORTS_AND_ROUTES)
+    wrpcap(str(tmp_path / "in.pcap"), [Ether() / IP(dst="8.8.8.8")] * 3)
+    stats = tmp_path / "stats.json"
+    p = run_ipsecgw(eal_args(f"badfile-{tmp_path.name}") + [
+        "--vdev", f"net_pcap0,rx_pcap={tmp_path / 'in.pcap'},tx_pcap={tmp_path / 'out0.pcap'}",
+        "--vdev", f"net_pcap1,rx_pcap={tmp_path / 'in.pcap'},tx_pcap={tmp_path / 'out1.pcap'}",
+        "--", "-f", str(f), "--idle-exit", "100", "--stats-json", str(stats)])
+    assert p.returncode == 1, p.stderr
+    assert [(l, c) for l, c, _ in errors_of(p, f)] == [(l, c) for l, c, _ in PORTS_AND_ROUTES_ERRORS], p.stderr
+    assert not stats.exists()
+    for out in ("out0.pcap", "out1.pcap"):
+        assert not (tmp_path / out).exists() or (tmp_path / out).stat().st_size <= 24
