@@ -696,6 +696,14 @@ static int cfg_parse_devname(struct cfg_ctx *ctx, yaml_node_t *node,
 	if (s == NULL)
 		return -1;
 	n = strlen(s);
+	/* "" and "-1" are neither a port id nor a device name */
+	if (n == 0 || ((s[0] == '-' || s[0] == '+') && n > 1 &&
+		       strspn(s + 1, "0123456789") == n - 1)) {
+		cfg_perr(ctx, node,
+			 "%s: '%s' is neither an ethdev port id (0..%u) nor a device name",
+			 field, cfg_show(s, show, sizeof(show)), CFG_PORT_ID_MAX);
+		return -1;
+	}
 	if (n >= len) {
 		cfg_perr(ctx, node, "%s: '%s' is longer than %zu characters",
 			 field, cfg_show(s, show, sizeof(show)), len - 1);

@@ -82,6 +82,11 @@ dp_sa_counters(const struct dp *dp, unsigned int idx,
 		out->bytes += c->bytes;
 		out->auth_failed += c->auth_failed;
 		out->replay += c->replay;
+		/* outbound: a sum over workers; inbound: the highest */
+		if (dp->ipsec->sas[idx].outbound)
+			out->seq += c->seq;
+		else if (c->seq > out->seq)
+			out->seq = c->seq;
 	}
 }
 
@@ -209,13 +214,14 @@ dp_stats_json(const struct dp *dp, const char *path)
 		fprintf(f, "%s\n    {\"spi\": %u, \"src\": \"%s\", \"dst\": \"%s\","
 			" \"interface\": \"%s\", \"direction\": \"%s\","
 			" \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 ","
-			" \"auth_failed\": %" PRIu64 ", \"replay\": %" PRIu64 "}",
+			" \"auth_failed\": %" PRIu64 ", \"replay\": %" PRIu64
+			", \"seq\": %" PRIu64 "}",
 			i ? "," : "", s->spi,
 			cfg_addr_str(&s->src, src, sizeof(src)),
 			cfg_addr_str(&s->dst, dst, sizeof(dst)),
 			dp->ipsec->ifs[s->ifidx].name,
 			s->outbound ? "out" : "in", sc.packets, sc.bytes,
-			sc.auth_failed, sc.replay);
+			sc.auth_failed, sc.replay, sc.seq);
 	}
 	dp_total_counters(dp, &total);
 	fprintf(f, "\n  ],\n  \"drops\": {");

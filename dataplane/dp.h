@@ -61,6 +61,9 @@ struct dp_sa_counters {
 	uint64_t bytes;
 	uint64_t auth_failed;
 	uint64_t replay;
+	/* outbound: sequence numbers used (the last one sent, summed over
+	 * workers); inbound: highest low 32 bits accepted (max over workers) */
+	uint64_t seq;
 };
 
 struct dp_lcore {

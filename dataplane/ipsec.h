@@ -46,6 +46,7 @@ struct ipsec_sa {
 	rte_spinlock_t lock;
 	bool outbound;
 	bool cpu;			/* synchronous CPU crypto, else lookaside */
+	bool replay_on;			/* inbound with a replay window */
 	uint16_t idx;			/* index in ipsec_ctx.sas */
 	uint16_t ifidx;			/* its interface */
 	uint32_t spi;
@@ -101,6 +102,7 @@ struct ipsec_meta {
 	uint8_t df;		/* outbound: bit 0 inner DF, bit 7 inner IPv6 */
 	uint16_t ifidx;
 	uint16_t inner_len;	/* outbound: the IP packet sealed */
+	uint32_t seq;		/* inbound: ESP sequence number (low 32 bits) */
 };
 
 extern int ipsec_meta_offset;

@@ -221,7 +221,15 @@ sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
 	prm.ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
 	prm.ipsec_xform.tunnel.type = ifc->family == AF_INET ?
 		RTE_SECURITY_IPSEC_TUNNEL_IPV4 : RTE_SECURITY_IPSEC_TUNNEL_IPV6;
-	prm.ipsec_xform.replay_win_sz = c->outbound ? 0 : c->replay_window;
+	/*
+	 * RFC 4303 3.4.3: a window of W holds T-W+1..T.  librte_ipsec's
+	 * window of w also takes T-w, so it is given W-1 (a window of 1,
+	 * which would become 0 and turn anti-replay off, stays 1 and so
+	 * also takes T-1).
+	 */
+	s->replay_on = !c->outbound && c->replay_window != 0;
+	prm.ipsec_xform.replay_win_sz = c->outbound ? 0 :
+		c->replay_window > 1 ? c->replay_window - 1 : c->replay_window;
 	prm.crypto_xform = x;
 	prm.tun.hdr = hdr;
 	prm.tun.hdr_len = tunnel_template(ifc, hdr);

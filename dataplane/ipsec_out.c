@@ -151,6 +151,7 @@ outbound_enqueue(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 	if (unlikely(k < n))
 		drop_all(b, c, &mb[k], n - k, err == ENOSPC ? DP_DROP_NO_ROOM :
 					   DP_DROP_SEQ_EXHAUSTED);
+	lc->sacnt[s->idx].seq += k;
 	sent = rte_cryptodev_enqueue_burst(ic->dev_id, lc->qp, cop, k);
 	lc->inflight += sent;
 	if (unlikely(sent < k))
@@ -227,6 +228,7 @@ outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
 	if (unlikely(i < k))
 		drop_all(b, c, &mb[i], k - i, err == ENOSPC ? DP_DROP_NO_ROOM :
 					   DP_DROP_SEQ_EXHAUSTED);
+	lc->sacnt[s->idx].seq += i;
 	ipsec_outbound_finish(lc, b, s, mb, i);
 }
 

@@ -73,6 +73,31 @@ martian6(const uint8_t *src, const uint8_t *dst)
 }
 
 /*
+ * Cut a packet to `len` bytes, across segments if need be (trailing bytes
+ * may fill whole segments of a jumbo frame).
+ */
+static void
+pkt_cut(struct rte_mbuf *m, uint32_t len)
+{
+	struct rte_mbuf *seg = m;
+	uint32_t seen = 0;
+	uint16_t nseg = 1;
+
+	while (seen + seg->data_len < len) {
+		seen += seg->data_len;
+		seg = seg->next;
+		nseg++;
+	}
+	seg->data_len = (uint16_t)(len - seen);
+	if (seg->next != NULL) {
+		rte_pktmbuf_free(seg->next);
+		seg->next = NULL;
+	}
+	m->nb_segs = nseg;
+	m->pkt_len = len;
+}
+
+/*
  * Check the frame and its IP header; trim Ethernet padding.  `in` is the
  * port it arrived on, NULL for a packet out of a tunnel.  Returns
  * CL_IPV4, CL_IPV6 or the reason to drop.
@@ -120,9 +145,8 @@ classify(const struct dp_port *in, struct rte_mbuf *m)
 			     rte_be_to_cpu_32(ip->dst_addr));
 		if (unlikely(r != 0))
 			return r;
-		/* trim Ethernet padding; fails only across segments */
-		if (tlen < l3len && rte_pktmbuf_trim(m, l3len - tlen) != 0)
-			return DP_DROP_BAD_HEADER;
+		if (tlen < l3len)	/* Ethernet padding */
+			pkt_cut(m, sizeof(*eth) + tlen);
 		return CL_IPV4;
 	}
 	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
@@ -138,8 +162,8 @@ classify(const struct dp_port *in, struct rte_mbuf *m)
 		r = martian6(ip6->src_addr, ip6->dst_addr);
 		if (unlikely(r != 0))
 			return r;
-		if (tlen < l3len && rte_pktmbuf_trim(m, l3len - tlen) != 0)
-			return DP_DROP_BAD_HEADER;
+		if (tlen < l3len)
+			pkt_cut(m, sizeof(*eth) + tlen);
 		return CL_IPV6;
 	}
 	return DP_DROP_NOT_IP;

@@ -10,6 +10,7 @@ hold: a clean exit, no sanitizer report, and every mbuf back in its pool.
 import itertools
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -30,8 +31,14 @@ def check_no_sanitizer_report(text):
 
 
 def run_ipsecgw(args, timeout=120):
-    """Run the binary with args; return the CompletedProcess (text)."""
-    p = subprocess.run([str(BIN)] + args, capture_output=True, text=True, timeout=timeout)
+    """Run the binary with args; return the CompletedProcess (text).  EAL's
+    runtime directory of the run's --file-prefix is removed afterwards."""
+    try:
+        p = subprocess.run([str(BIN)] + args, capture_output=True, text=True, timeout=timeout)
+    finally:
+        if "--file-prefix" in args:
+            prefix = args[args.index("--file-prefix") + 1]
+            shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True)
     check_no_sanitizer_report(p.stderr)
     return p
 
