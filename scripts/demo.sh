@@ -32,12 +32,25 @@ build/ipsecgw $eal \
 for p in wan0 lan0; do
 	echo "--- what ipsecgw sent on $p ($out/$p-out.pcap)"
 	/usr/bin/python3 -c "
-from scapy.all import rdpcap
+from scapy.all import rdpcap, IP
+from scapy.layers.ipsec import ESP, SecurityAssociation
+# the gateway's outbound SA, opened by Scapy: an implementation not ours
+sa = SecurityAssociation(ESP, spi=0x1000, crypt_algo='AES-GCM',
+    crypt_key=bytes.fromhex('0102030405060708090a0b0c0d0e0f1011121314'),
+    tunnel_header=IP(src='192.168.0.1', dst='192.168.0.2'))
 pkts = rdpcap('$out/$p-out.pcap')
-for p in pkts[:6]:
+esp = [p for p in pkts if ESP in p]
+plain = [p for p in pkts if ESP not in p]
+for p in plain[:4]:
     print('  ', p.summary())
-if len(pkts) > 6:
-    print('   ... %d packets in all' % len(pkts))
+if len(plain) > 4:
+    print('   ... %d plain packets in all' % len(plain))
+for p in esp[:4]:
+    print('   ESP spi %#x seq %d, Scapy decrypts: %s' % (p[ESP].spi, p[ESP].seq, sa.decrypt(IP(bytes(p[IP]))).summary()))
+if len(esp) > 4:
+    print('   ... %d ESP packets in all, every one decrypted by Scapy' % len(esp))
+    for p in esp:
+        sa.decrypt(IP(bytes(p[IP])))
 "
 done
 echo "--- every counter: $out/stats.json"
