@@ -90,6 +90,22 @@ route_add(struct dp *dp, const struct cfg_prefix *p, const struct nexthop *nh,
 			   strerror(-rc));
 }
 
+/* A /32 or /128 `local` route for each address of a port or interface. */
+static void
+local_hosts(struct dp *dp, const struct cfg_prefix *addrs, unsigned int n,
+	    const struct cfg_pos *pos, struct cfg_err *err)
+{
+	struct nexthop nh = { .type = NH_LOCAL };
+	unsigned int j;
+
+	for (j = 0; j < n; j++) {
+		struct cfg_prefix host = addrs[j];
+
+		host.len = host.addr.family == AF_INET ? 32 : 128;
+		route_add(dp, &host, &nh, pos, err);
+	}
+}
+
 static int
 apply_routes(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 {
@@ -146,13 +162,15 @@ apply_routes(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 	for (i = 0; i < cfg->ninterfaces; i++) {
 		const struct cfg_interface *ci = &cfg->interfaces[i];
 		struct cfg_prefix peer;
+		bool listed;
+		size_t r;
 
 		if (!ci->has_peer)
 			continue;
 		peer.addr = ci->peer;
 		peer.len = ci->peer.family == AF_INET ? 32 : 128;
-		bool listed = false;
-		for (size_t r = 0; r < cfg->nroutes; r++)
+		listed = false;
+		for (r = 0; r < cfg->nroutes; r++)
 			if (cfg->routes[r].prefix.len == peer.len &&
 			    cfg_addr_eq(&cfg->routes[r].prefix.addr, &peer.addr))
 				listed = true;
@@ -164,28 +182,13 @@ apply_routes(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 		route_add(dp, &peer, &nh, &ci->pos, err);
 	}
 	/* own addresses: the ports' and the interfaces' inner ones */
-	memset(&nh, 0, sizeof(nh));
-	nh.type = NH_LOCAL;
-	for (i = 0; i < cfg->nports; i++) {
-		const struct cfg_port *cp = &cfg->ports[i];
-
-		for (j = 0; j < cp->naddrs; j++) {
-			struct cfg_prefix host = cp->addrs[j];
-
-			host.len = host.addr.family == AF_INET ? 32 : 128;
-			route_add(dp, &host, &nh, &cp->pos, err);
-		}
-	}
-	for (i = 0; i < cfg->ninterfaces; i++) {
-		const struct cfg_interface *ci = &cfg->interfaces[i];
-
-		for (j = 0; j < ci->naddrs; j++) {
-			struct cfg_prefix host = ci->addrs[j];
-
-			host.len = host.addr.family == AF_INET ? 32 : 128;
-			route_add(dp, &host, &nh, &ci->pos, err);
-		}
-	}
+	for (i = 0; i < cfg->nports; i++)
+		local_hosts(dp, cfg->ports[i].addrs, cfg->ports[i].naddrs,
+			    &cfg->ports[i].pos, err);
+	for (i = 0; i < cfg->ninterfaces; i++)
+		local_hosts(dp, cfg->interfaces[i].addrs,
+			    cfg->interfaces[i].naddrs, &cfg->interfaces[i].pos,
+			    err);
 	return 0;
 }
 

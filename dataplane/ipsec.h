@@ -39,6 +39,23 @@
 #define IPSEC_MAX_SA 1024
 #define IPSEC_FAMILY_DIFF_MAX 16
 
+/*
+ * The anti-replay window, kept by us beside librte_ipsec's.  librte_ipsec
+ * 22.11 records a sequence number in its bitmap through a 32-bit variable
+ * (`uint32_t bit = (uint64_t)1 << (sqn & 63)`), so numbers whose low six
+ * bits are 32..63 are never marked seen and their duplicates pass (found
+ * by the Scapy replay tests).  Its window still rejects what is too old and
+ * infers the ESN high bits; this one, updated only with authenticated
+ * packets after decapsulation, catches the duplicates.  RFC 4303 3.4.3 and
+ * appendix A: a window of W holds T-W+1..T.
+ */
+struct replay_win {
+	uint64_t top;			/* T, the highest accepted */
+	uint32_t win;			/* W */
+	uint32_t mask;			/* words - 1 */
+	uint64_t bits[];		/* a power of two of words, > W/64 */
+};
+
 struct ipsec_sa {
 	struct rte_ipsec_session ss;	/* ss.sa: librte_ipsec's object */
 	uint8_t cur_family;		/* inner family the object is set to */
@@ -47,6 +64,8 @@ struct ipsec_sa {
 	bool outbound;
 	bool cpu;			/* synchronous CPU crypto, else lookaside */
 	bool replay_on;			/* inbound with a replay window */
+	bool esn;
+	struct replay_win *replay;	/* inbound with a window, else NULL */
 	uint16_t idx;			/* index in ipsec_ctx.sas */
 	uint16_t ifidx;			/* its interface */
 	uint32_t spi;

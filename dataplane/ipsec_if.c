@@ -228,6 +228,20 @@ sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
 	 * also takes T-1).
 	 */
 	s->replay_on = !c->outbound && c->replay_window != 0;
+	s->esn = c->esn;
+	if (s->replay_on) {
+		uint32_t words = rte_align32pow2(c->replay_window / 64 + 2);
+
+		s->replay = rte_zmalloc("replay", sizeof(*s->replay) +
+					words * sizeof(uint64_t),
+					RTE_CACHE_LINE_SIZE);
+		if (s->replay == NULL) {
+			cfg_errorf(err, &c->pos, "sa %u: out of memory", c->spi);
+			return -1;
+		}
+		s->replay->win = c->replay_window;
+		s->replay->mask = words - 1;
+	}
 	prm.ipsec_xform.replay_win_sz = c->outbound ? 0 :
 		c->replay_window > 1 ? c->replay_window - 1 : c->replay_window;
 	prm.crypto_xform = x;
@@ -282,6 +296,7 @@ sa_release(struct ipsec_ctx *ic, struct ipsec_sa *s)
 	if (s->crypto_ses != NULL)
 		rte_cryptodev_sym_session_free(ic->dev_id, s->crypto_ses);
 	rte_free(s->ss.sa);
+	rte_free(s->replay);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -178,6 +178,48 @@ esp_next_header(const struct ipsec_sa *s, struct rte_mbuf *m)
 	return p == NULL ? 0 : *p;
 }
 
+/* RFC 4303 appendix A2: the 64-bit number of `low` given the window. */
+static inline uint64_t
+esn_infer(uint64_t top, uint32_t low, uint32_t win)
+{
+	uint32_t tl = (uint32_t)top, th = (uint32_t)(top >> 32);
+	uint32_t bottom = tl - win + 1;
+
+	if (tl >= win - 1)		/* the window is in one subspace */
+		th += low < bottom;
+	else if (th != 0)		/* it spans two */
+		th -= low >= bottom;
+	return (uint64_t)th << 32 | low;
+}
+
+/* Check and mark an authenticated packet's number; false for a replay. */
+static bool
+replay_accept(struct replay_win *r, uint32_t low, bool esn)
+{
+	uint64_t seq = esn ? esn_infer(r->top, low, r->win) : low;
+	uint64_t word, bit;
+
+	if (seq == 0)
+		return false;
+	if (seq > r->top) {
+		uint64_t d = (seq >> 6) - (r->top >> 6), i;
+
+		if (d > (uint64_t)r->mask + 1)
+			d = (uint64_t)r->mask + 1;
+		for (i = 1; i <= d; i++)
+			r->bits[((r->top >> 6) + i) & r->mask] = 0;
+		r->top = seq;
+	} else if (seq + r->win <= r->top) {
+		return false;
+	}
+	word = (seq >> 6) & r->mask;
+	bit = UINT64_C(1) << (seq & 63);
+	if (r->bits[word] & bit)
+		return false;
+	r->bits[word] |= bit;
+	return true;
+}
+
 /* After decap: counters, ECN, family policy, Ethernet in front, routing. */
 static void
 inbound_done(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
@@ -189,6 +231,13 @@ inbound_done(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 	struct rte_ether_hdr *eth;
 	uint32_t len = rte_pktmbuf_pkt_len(m);
 
+	/* under the SA's lock (several workers) */
+	if (s->replay != NULL &&
+	    unlikely(!replay_accept(s->replay, ipsec_meta(m)->seq, s->esn))) {
+		lc->sacnt[s->idx].replay++;
+		burst_drop(b, c, m, DP_DROP_REPLAY);
+		return;
+	}
 	lc->sacnt[s->idx].packets++;
 	if (ipsec_meta(m)->seq > lc->sacnt[s->idx].seq)
 		lc->sacnt[s->idx].seq = ipsec_meta(m)->seq;
@@ -295,28 +344,8 @@ inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 	struct rte_mbuf *mb[DP_BURST];
 	uint16_t i, k, sent;
 
-	/*
-	 * librte_ipsec 22.11 lets the second of two back-to-back copies of a
-	 * sequence number through when both arrive in one burst (found by
-	 * the Scapy replay tests); within a burst we catch them ourselves,
-	 * across bursts the window does.  With ESN the low 32 bits decide.
-	 */
-	for (i = 0, k = 0; i < n; i++) {
-		uint32_t seq = esp_seq(p[i].m);
-		uint16_t j;
-
-		for (j = 0; j < k && esp_seq(mb[j]) != seq; j++)
-			;
-		if (j < k && s->replay_on) {
-			lc->sacnt[s->idx].replay++;
-			burst_drop(b, c, p[i].m, DP_DROP_REPLAY);
-			continue;
-		}
-		mb[k++] = p[i].m;
-	}
-	n = k;
-	if (n == 0)
-		return;
+	for (i = 0; i < n; i++)
+		mb[i] = p[i].m;
 	if (!s->cpu && rte_crypto_op_bulk_alloc(ic->cop_pool,
 			RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
 		for (i = 0; i < n; i++)
@@ -377,5 +406,9 @@ ipsec_inbound(struct dp_lcore *lc, struct burst *b, struct dp_counters *cport)
 			    rte_be_to_cpu_32(esp_seq(p[j - 1].m)))
 				break;
 		inbound_group(lc, b, p[i].sa, &p[i], j - i);
+		/* on the crypto device, the run before the wrap must be done
+		 * (its window moved) before the next one is prepared */
+		if (j < n && p[j].sa == p[i].sa && !p[i].sa->cpu)
+			worker_crypto_drain(lc);
 	}
 }

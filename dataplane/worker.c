@@ -512,6 +512,15 @@ tx_flush_all(struct dp_lcore *lc)
 		tx_flush(lc, lc->dp->port_list[p]);
 }
 
+void
+worker_crypto_drain(struct dp_lcore *lc)
+{
+	while (lc->inflight != 0) {
+		crypto_poll(lc);
+		tx_flush_all(lc);
+	}
+}
+
 int
 dp_worker_main(void *arg)
 {
@@ -536,10 +545,8 @@ dp_worker_main(void *arg)
 			tx_flush_all(lc);
 	}
 	/* what is still on the crypto device is finished, not lost */
-	while (lookaside && lc->inflight != 0) {
-		crypto_poll(lc);
-		tx_flush_all(lc);
-	}
+	if (lookaside)
+		worker_crypto_drain(lc);
 	return 0;
 }
 

@@ -54,6 +54,9 @@ void worker_send_l3(struct dp_lcore *lc, struct burst *b,
 void worker_route_decapped(struct dp_lcore *lc, struct burst *b,
 			   struct rte_mbuf *m, uint16_t ifidx);
 
+/* Finish everything this worker has on the crypto device. */
+void worker_crypto_drain(struct dp_lcore *lc);
+
 /* ipsec_out.c APIs: */
 void ipsec_outbound(struct dp_lcore *lc, struct burst *b);
 void ipsec_outbound_finish(struct dp_lcore *lc, struct burst *b,

@@ -130,12 +130,6 @@ def test_inbound(gateway, macs, suite, inner, outer):
 
 @pytest.mark.parametrize("suite", [GCM128, CBC_SHA256, Suite(enc="aes-ctr-128", auth="aes-xcbc-96")],
                          ids=lambda s: s.id)
-@pytest.mark.xfail(strict=True, reason=
-    "open gateway bug: across 2^32 a replay of 2^32-1 is accepted, and on lookaside "
-    "SAs (CBC, XCBC) the packets after the wrap fail their ICV when they share a burst "
-    "with the packets before it (librte_ipsec infers the high bits from the window as "
-    "it was before the burst; the CPU path splits the burst at the wrap, lookaside does "
-    "not yet)")
 def test_esn_inbound_across_2_32(gateway, macs, suite):
     """The inbound window moves over the 2^32 boundary: the high bits are
     inferred (RFC 4303 appendix A2) and are part of the ICV; a duplicate
