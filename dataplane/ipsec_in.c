@@ -6,8 +6,8 @@
  *   -> group by SA -> librte_ipsec prepare (replay check; with CPU crypto
  *   it also decrypts and verifies) -> sort by inner family (the decrypted
  *   next header) -> process (padding, next header, window update, decap)
- *   -> RFC 6040 ECN decap -> the inner packet is routed as received on
- *   the interface.
+ *   -> our replay window (see struct replay_win) -> RFC 6040 ECN decap
+ *   -> the inner packet is routed as received on the interface.
  *
  * librte_ipsec reports failures per group, not per packet, so the reason
  * of each drop is pinned down around its calls: lengths are checked
