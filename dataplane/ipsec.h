@@ -52,6 +52,7 @@
 struct replay_win {
 	uint64_t top;			/* T, the highest accepted */
 	uint32_t win;			/* W */
+	uint32_t infer_win;		/* librte_ipsec's window, for ESN */
 	uint32_t mask;			/* words - 1 */
 	uint64_t bits[];		/* a power of two of words, > W/64 */
 };

@@ -240,6 +240,15 @@ sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
 			return -1;
 		}
 		s->replay->win = c->replay_window;
+		/*
+		 * The ESN high bits must be inferred exactly as librte_ipsec
+		 * does (its ICV check used them): from its window, which it
+		 * raises to 64 with ESN.
+		 */
+		s->replay->infer_win = c->replay_window > 1 ?
+				       c->replay_window - 1 : c->replay_window;
+		if (c->esn && s->replay->infer_win < 64)
+			s->replay->infer_win = 64;
 		s->replay->mask = words - 1;
 	}
 	prm.ipsec_xform.replay_win_sz = c->outbound ? 0 :

@@ -106,6 +106,11 @@ esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
 	if (payload < (uint32_t)s->iv_len + s->icv_len + 2 ||
 	    (payload - s->iv_len - s->icv_len) % s->align != 0)
 		return DP_DROP_BAD_ESP;
+	/* librte_ipsec reads the IV from the first segment, and puts the
+	 * AAD and ESN high bits after the last one */
+	if (rte_pktmbuf_data_len(m) < l2 + hlen + sizeof(*esp) + s->iv_len ||
+	    rte_pktmbuf_tailroom(rte_pktmbuf_lastseg(m)) < 16)
+		return DP_DROP_NO_ROOM;
 	m->l2_len = l2;
 	m->l3_len = hlen;
 	ipsec_meta(m)->tos = outer_ecn;
@@ -123,6 +128,20 @@ esp_seq(struct rte_mbuf *m)
 		const struct rte_esp_hdr *, m->l2_len + m->l3_len);
 
 	return esp->seq;
+}
+
+/* RFC 1624 eqn. 3 for a change of the TOS byte's ECN bits. */
+static inline rte_be16_t
+ipv4_cksum_adjust(rte_be16_t cksum, uint8_t old_ecn, uint8_t new_ecn)
+{
+	uint32_t sum = (uint16_t)~rte_be_to_cpu_16(cksum);
+
+	/* the TOS byte is the low byte of the first 16-bit word */
+	sum += (uint16_t)~old_ecn & 0xffff;
+	sum += new_ecn;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return rte_cpu_to_be_16((uint16_t)~sum);
 }
 
 /* RFC 6040 section 4.2: returns false when the packet must be dropped. */
@@ -154,8 +173,10 @@ ecn_decap(struct rte_mbuf *m, int family, uint8_t outer)
 		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 
 		ip->type_of_service = (ip->type_of_service & ~ECN_MASK) | new;
-		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		/* the checksum is classify's to verify: adjust it, whatever
+		 * it was (RFC 1624) */
+		ip->hdr_checksum = ipv4_cksum_adjust(ip->hdr_checksum,
+						     inner, new);
 	} else {
 		struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
 		uint32_t v = rte_be_to_cpu_32(ip6->vtc_flow);
@@ -196,7 +217,7 @@ esn_infer(uint64_t top, uint32_t low, uint32_t win)
 static bool
 replay_accept(struct replay_win *r, uint32_t low, bool esn)
 {
-	uint64_t seq = esn ? esn_infer(r->top, low, r->win) : low;
+	uint64_t seq = esn ? esn_infer(r->top, low, r->infer_win) : low;
 	uint64_t word, bit;
 
 	if (seq == 0)
@@ -248,7 +269,13 @@ inbound_done(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 		burst_drop(b, c, m, DP_DROP_INNER_FAMILY_DISABLED);
 		return;
 	}
-	if (f->ecn && unlikely(!ecn_decap(m, family, outer_ecn))) {
+	/* the device's checksum verdicts were about the outer header */
+	m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK |
+			 RTE_MBUF_F_RX_L4_CKSUM_MASK);
+	/* an inner header too short to hold its TOS is classify's to drop */
+	if (f->ecn && rte_pktmbuf_data_len(m) >= (family == AF_INET ?
+			sizeof(struct rte_ipv4_hdr) : sizeof(struct rte_ipv6_hdr)) &&
+	    unlikely(!ecn_decap(m, family, outer_ecn))) {
 		burst_drop(b, c, m, DP_DROP_ECN_DROP);
 		return;
 	}

@@ -30,7 +30,8 @@ outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m)
 					      sizeof(struct rte_ipv6_hdr);
 
 	if (f->nat_t) {
-		/* RFC 3948: UDP length of the datagram, checksum zero */
+		/* RFC 3948: UDP length of the datagram, checksum zero (IPv6
+		 * computes it below) */
 		struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m,
 			struct rte_udp_hdr *, sizeof(struct rte_ether_hdr) + l3);
 
@@ -54,6 +55,16 @@ outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m)
 
 		ip6->vtc_flow = rte_cpu_to_be_32(0x60000000u |
 						 (uint32_t)tos << 20);
+		/* RFC 8200: UDP over IPv6 carries a checksum (RFC 3948's
+		 * zero is for IPv4) */
+		if (f->nat_t) {
+			struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m,
+				struct rte_udp_hdr *,
+				sizeof(struct rte_ether_hdr) + l3);
+
+			udp->dgram_cksum = rte_ipv6_udptcp_cksum_mbuf(m, ip6,
+				sizeof(struct rte_ether_hdr) + l3);
+		}
 	}
 	/* librte_ipsec marks what went through crypto; the NIC need not see it */
 	m->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD |
