@@ -1515,10 +1515,15 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 	if (ctx->err->count == before)
 		return 0;
 	/* Nobody will use a bad SA: do not leave its keys around. */
-	explicit_bzero(out->key, sizeof(out->key));
-	explicit_bzero(out->enc_key, sizeof(out->enc_key));
-	explicit_bzero(out->auth_key, sizeof(out->auth_key));
+	cfg_sa_wipe_keys(out);
 	return -1;
+}
+
+void cfg_sa_wipe_keys(struct cfg_sa *sa)
+{
+	explicit_bzero(sa->key, sizeof(sa->key));
+	explicit_bzero(sa->enc_key, sizeof(sa->enc_key));
+	explicit_bzero(sa->auth_key, sizeof(sa->auth_key));
 }
 
 int cfg_parse_route_entry(struct cfg_ctx *ctx, yaml_node_t *node,

@@ -244,6 +244,8 @@ int cfg_validate(struct cfg *cfg, struct cfg_err *err);
 
 /* Free everything and wipe keys. */
 void cfg_free(struct cfg *cfg);
+/* Wipe one SA's keys (once they are in a crypto session, or unusable). */
+void cfg_sa_wipe_keys(struct cfg_sa *sa);
 
 /* Helpers shared with the dataplane and the socket. */
 int cfg_addr_parse(const char *s, struct cfg_addr *a);

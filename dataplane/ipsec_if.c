@@ -58,23 +58,25 @@ tunnel_template(const struct ipsec_iface *ifc, uint8_t *hdr)
 	return len;
 }
 
-/* IV, ICV and alignment of the SA's ESP, for checks before librte_ipsec. */
+/*
+ * IV, ICV and alignment of the SA's ESP, for checks before librte_ipsec.
+ * The ICV is the digest of the SA's crypto transforms (crypto.c).
+ */
 static void
-esp_geometry(const struct cfg_sa *c, struct ipsec_sa *s)
+esp_geometry(const struct cfg_sa *c, const struct rte_crypto_sym_xform *x,
+	     struct ipsec_sa *s)
 {
-	static const uint8_t icv[CFG_AUTH_MAX] = {
-		[CFG_AUTH_HMAC_SHA1_96] = 12, [CFG_AUTH_HMAC_SHA256_128] = 16,
-		[CFG_AUTH_HMAC_SHA384_192] = 24, [CFG_AUTH_HMAC_SHA512_256] = 32,
-		[CFG_AUTH_AES_XCBC_96] = 12,
-	};
-
+	for (; x != NULL; x = x->next) {
+		if (x->type == RTE_CRYPTO_SYM_XFORM_AEAD)
+			s->icv_len = (uint8_t)x->aead.digest_length;
+		else if (x->type == RTE_CRYPTO_SYM_XFORM_AUTH)
+			s->icv_len = (uint8_t)x->auth.digest_length;
+	}
 	s->align = 4;
 	if (c->aead != CFG_AEAD_NONE) {
 		s->iv_len = 8;
-		s->icv_len = 16;
 		return;
 	}
-	s->icv_len = icv[c->auth];
 	switch (c->enc) {
 	case CFG_ENC_AES_CBC_128:
 	case CFG_ENC_AES_CBC_192:
@@ -187,7 +189,6 @@ sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
 	s->ifidx = ifc->idx;
 	s->locked = dp->nworkers > 1;
 	rte_spinlock_init(&s->lock);
-	esp_geometry(c, s);
 	s->sqh_len = (c->esn && !c->outbound) ? 4 : 0;
 
 	if (crypto_check(ic, c, err) != 0)
@@ -202,6 +203,7 @@ sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
 		return -1;
 	}
 	crypto_xforms(c, c->outbound, c->esn, x);
+	esp_geometry(c, x, s);
 
 	memset(&prm, 0, sizeof(prm));
 	prm.userdata = (uintptr_t)s;

@@ -38,13 +38,6 @@ struct esp_pkt {
 	struct ipsec_sa *sa;
 };
 
-static inline int
-outer_family(struct rte_mbuf *m)
-{
-	return rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type ==
-	       RTE_BE16(RTE_ETHER_TYPE_IPV4) ? AF_INET : AF_INET6;
-}
-
 /*
  * Find the SA of one packet, or the reason it has none.  Returns 0 and
  * fills p, or a drop reason.
@@ -56,7 +49,7 @@ esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
 	const uint32_t l2 = sizeof(struct rte_ether_hdr);
 	const uint32_t len = rte_pktmbuf_pkt_len(m);
 	const uint8_t *l3 = rte_pktmbuf_mtod_offset(m, const uint8_t *, l2);
-	bool natt = hlen != (outer_family(m) == AF_INET ?
+	bool natt = hlen != (pkt_family(m) == AF_INET ?
 			     (l3[0] & 0x0f) * 4u : sizeof(struct rte_ipv6_hdr));
 	const struct rte_esp_hdr *esp;
 	const struct ipsec_iface *f;
@@ -64,7 +57,7 @@ esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
 	struct ipsec_sa *s;
 	uint8_t outer_ecn;
 	uint32_t payload;
-	int family = outer_family(m);
+	int family = pkt_family(m);
 
 	if (natt) {
 		const uint8_t *u = l3 + hlen;

@@ -243,13 +243,6 @@ outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
 	ipsec_outbound_finish(lc, b, s, mb, i);
 }
 
-static inline int
-pkt_family(struct rte_mbuf *m)
-{
-	return rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type ==
-	       RTE_BE16(RTE_ETHER_TYPE_IPV4) ? AF_INET : AF_INET6;
-}
-
 /* One librte_ipsec call per run of packets for one interface and family. */
 void
 ipsec_outbound(struct dp_lcore *lc, struct burst *b)

@@ -239,11 +239,8 @@ main(int argc, char **argv)
 		goto out_ports;
 	}
 	/* the crypto sessions hold the keys now: wipe the parsed copies */
-	for (w = 0; w < cfg.nsas; w++) {
-		explicit_bzero(cfg.sas[w].key, sizeof(cfg.sas[w].key));
-		explicit_bzero(cfg.sas[w].enc_key, sizeof(cfg.sas[w].enc_key));
-		explicit_bzero(cfg.sas[w].auth_key, sizeof(cfg.sas[w].auth_key));
-	}
+	for (w = 0; w < cfg.nsas; w++)
+		cfg_sa_wipe_keys(&cfg.sas[w]);
 	if (dp_ports_start(&gw) != 0)
 		goto out_ports;
 

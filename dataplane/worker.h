@@ -32,6 +32,14 @@ struct burst {
 	bool decapped;		/* routing packets that came out of a tunnel */
 };
 
+/* IPv4 or IPv6, by the Ethernet header in front of the packet. */
+static inline int
+pkt_family(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type ==
+	       RTE_BE16(RTE_ETHER_TYPE_IPV4) ? AF_INET : AF_INET6;
+}
+
 static inline void
 burst_drop(struct burst *b, struct dp_counters *c, struct rte_mbuf *m,
 	   enum dp_drop reason)
