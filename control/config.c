@@ -358,6 +358,62 @@ void cfg_free(struct cfg *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+static void *cfg_dup_array(const void *a, size_t n, size_t size)
+{
+	void *d;
+
+	if (n == 0)
+		return NULL;
+	d = malloc(n * size);
+	if (d != NULL)
+		memcpy(d, a, n * size);
+	return d;
+}
+
+#define CFG_REPOS(dst, src, arr, n)                                    \
+	do {                                                           \
+		size_t _i;                                             \
+		for (_i = 0; _i < (n); _i++)                           \
+			if ((dst)->arr[_i].pos.file == (src)->file)    \
+				(dst)->arr[_i].pos.file = (dst)->file; \
+	} while (0)
+
+int cfg_copy(struct cfg *dst, const struct cfg *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->file = src->file ? strdup(src->file) : NULL;
+	dst->crypto = src->crypto;
+	dst->ports = cfg_dup_array(src->ports, src->nports, sizeof(*src->ports));
+	dst->neighbors = cfg_dup_array(src->neighbors, src->nneighbors,
+				       sizeof(*src->neighbors));
+	dst->interfaces = cfg_dup_array(src->interfaces, src->ninterfaces,
+					sizeof(*src->interfaces));
+	dst->sas = cfg_dup_array(src->sas, src->nsas, sizeof(*src->sas));
+	dst->routes = cfg_dup_array(src->routes, src->nroutes,
+				    sizeof(*src->routes));
+	dst->nports = src->nports;
+	dst->nneighbors = src->nneighbors;
+	dst->ninterfaces = src->ninterfaces;
+	dst->nsas = src->nsas;
+	dst->nroutes = src->nroutes;
+	if ((src->file && !dst->file) || (src->nports && !dst->ports) ||
+	    (src->nneighbors && !dst->neighbors) ||
+	    (src->ninterfaces && !dst->interfaces) ||
+	    (src->nsas && !dst->sas) || (src->nroutes && !dst->routes)) {
+		cfg_free(dst);
+		return -1;
+	}
+	/* positions point into the file name each cfg owns */
+	if (dst->crypto.pos.file == src->file)
+		dst->crypto.pos.file = dst->file;
+	CFG_REPOS(dst, src, ports, dst->nports);
+	CFG_REPOS(dst, src, neighbors, dst->nneighbors);
+	CFG_REPOS(dst, src, interfaces, dst->ninterfaces);
+	CFG_REPOS(dst, src, sas, dst->nsas);
+	CFG_REPOS(dst, src, routes, dst->nroutes);
+	return 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Parse context and scalars */
 
@@ -1262,8 +1318,8 @@ static int cfg_parse_lifetime_one(struct cfg_ctx *ctx, yaml_node_t *node,
 	return ret;
 }
 
-static int cfg_parse_lifetime(struct cfg_ctx *ctx, yaml_node_t *node,
-			      struct cfg_sa *out)
+int cfg_parse_lifetime(struct cfg_ctx *ctx, yaml_node_t *node,
+		       struct cfg_sa *out)
 {
 	static const char *const keys[] = { "soft", "hard", NULL };
 	static const char *const what[] = { "bytes", "packets", "seconds" };

@@ -244,6 +244,8 @@ int cfg_validate(struct cfg *cfg, struct cfg_err *err);
 
 /* Free everything and wipe keys. */
 void cfg_free(struct cfg *cfg);
+/* A deep copy (keys included); -1 when out of memory. */
+int cfg_copy(struct cfg *dst, const struct cfg *src);
 /* Wipe one SA's keys (once they are in a crypto session, or unusable). */
 void cfg_sa_wipe_keys(struct cfg_sa *sa);
 

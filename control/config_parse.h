@@ -66,6 +66,9 @@ int cfg_parse_neighbor_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 			     struct cfg_neighbor *out);
 int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 		       struct cfg_sa *out);
+/* An SA's `lifetime` value into out->soft and out->hard. */
+int cfg_parse_lifetime(struct cfg_ctx *ctx, yaml_node_t *node,
+		       struct cfg_sa *out);
 int cfg_parse_route_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 			  struct cfg_route *out);
 

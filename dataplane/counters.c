@@ -57,7 +57,7 @@ dp_port_counters(const struct dp *dp, uint16_t port_id,
 		dp_counters_add(out, &dp->lc[w]->cnt[port_id]);
 }
 
-static void
+void
 dp_iface_counters(const struct dp *dp, unsigned int ifidx,
 		  struct dp_counters *out)
 {
@@ -68,7 +68,7 @@ dp_iface_counters(const struct dp *dp, unsigned int ifidx,
 		dp_counters_add(out, &dp->lc[w]->ifcnt[ifidx]);
 }
 
-static void
+void
 dp_sa_counters(const struct dp *dp, unsigned int idx,
 	       struct dp_sa_counters *out)
 {
@@ -105,7 +105,10 @@ dp_total_counters(const struct dp *dp, struct dp_counters *out)
 		dp_port_counters(dp, dp->port_list[i], &c);
 		dp_counters_add(out, &c);
 	}
-	for (i = 0; dp->ipsec != NULL && i < dp->ipsec->nifs; i++) {
+	/* a deleted interface's drops leave the totals with it */
+	for (i = 0; i < IPSEC_MAX_IF; i++) {
+		if (dp->ipsec->ifp[i] == NULL)
+			continue;
 		dp_iface_counters(dp, i, &c);
 		for (r = 0; r < DP_DROP_MAX; r++)
 			out->drops[r] += c.drops[r];
@@ -129,10 +132,12 @@ dp_stats_print(const struct dp *dp, FILE *out)
 			c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
 			dp_counters_dropped(&c));
 	}
-	for (i = 0; dp->ipsec != NULL && i < dp->ipsec->nifs; i++) {
+	for (i = 0; i < IPSEC_MAX_IF; i++) {
+		if (dp->ipsec->ifp[i] == NULL)
+			continue;
 		dp_iface_counters(dp, i, &c);
 		fprintf(out, "%-10s %12" PRIu64 " %14" PRIu64 " %12" PRIu64
-			" %14" PRIu64 " %12" PRIu64 "\n", dp->ipsec->ifs[i].name,
+			" %14" PRIu64 " %12" PRIu64 "\n", dp->ipsec->ifp[i]->name,
 			c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
 			dp_counters_dropped(&c));
 	}
@@ -176,14 +181,23 @@ json_counters(FILE *f, const struct dp_counters *c, const char *indent)
 int
 dp_stats_json(const struct dp *dp, const char *path)
 {
-	struct dp_counters c, total;
-	char mac[RTE_ETHER_ADDR_FMT_SIZE];
-	unsigned int i, r;
-	FILE *f;
+	FILE *f = fopen(path, "w");
 
-	f = fopen(path, "w");
 	if (f == NULL)
 		return -errno;
+	dp_stats_json_fp(dp, f);
+	if (fclose(f) != 0)
+		return -errno;
+	return 0;
+}
+
+void
+dp_stats_json_fp(const struct dp *dp, FILE *f)
+{
+	struct dp_counters c, total;
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	unsigned int i, r, n;
+
 	fprintf(f, "{\n  \"version\": 1,\n  \"ports\": {");
 	for (i = 0; i < dp->nports; i++) {
 		const struct dp_port *p = &dp->ports[dp->port_list[i]];
@@ -197,29 +211,34 @@ dp_stats_json(const struct dp *dp, const char *path)
 		fprintf(f, "}");
 	}
 	fprintf(f, "\n  },\n  \"interfaces\": {");
-	for (i = 0; dp->ipsec != NULL && i < dp->ipsec->nifs; i++) {
+	for (i = 0, n = 0; i < IPSEC_MAX_IF; i++) {
+		if (dp->ipsec->ifp[i] == NULL)
+			continue;
 		dp_iface_counters(dp, i, &c);
-		fprintf(f, "%s\n    \"%s\": {\n", i ? "," : "",
-			dp->ipsec->ifs[i].name);
+		fprintf(f, "%s\n    \"%s\": {\n", n++ ? "," : "",
+			dp->ipsec->ifp[i]->name);
 		json_counters(f, &c, "      ");
 		fprintf(f, "}");
 	}
 	fprintf(f, "\n  },\n  \"sas\": [");
-	for (i = 0; dp->ipsec != NULL && i < dp->ipsec->nsas; i++) {
+	for (i = 0, n = 0; i < IPSEC_MAX_SA; i++) {
 		const struct ipsec_sa *s = &dp->ipsec->sas[i];
+		const struct ipsec_iface *ifc = dp->ipsec->ifp[s->ifidx];
 		struct dp_sa_counters sc;
 		char src[64], dst[64];
 
+		if (!s->used || ifc == NULL)
+			continue;
 		dp_sa_counters(dp, i, &sc);
 		fprintf(f, "%s\n    {\"spi\": %u, \"src\": \"%s\", \"dst\": \"%s\","
 			" \"interface\": \"%s\", \"direction\": \"%s\","
 			" \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 ","
 			" \"auth_failed\": %" PRIu64 ", \"replay\": %" PRIu64
 			", \"seq\": %" PRIu64 "}",
-			i ? "," : "", s->spi,
+			n++ ? "," : "", s->spi,
 			cfg_addr_str(&s->src, src, sizeof(src)),
 			cfg_addr_str(&s->dst, dst, sizeof(dst)),
-			dp->ipsec->ifs[s->ifidx].name,
+			ifc->name,
 			s->outbound ? "out" : "in", sc.packets, sc.bytes,
 			sc.auth_failed, sc.replay, sc.seq);
 	}
@@ -237,7 +256,18 @@ dp_stats_json(const struct dp *dp, const char *path)
 		" \"available_at_exit\": %u, \"in_use_at_exit\": %u}\n}\n",
 		dp->pool_size, dp->pool_avail_start, dp->pool_avail_exit,
 		dp->pool_size - dp->pool_avail_exit);
-	if (fclose(f) != 0)
-		return -errno;
-	return 0;
+}
+
+void
+dp_stats_reset(struct dp *dp)
+{
+	unsigned int w;
+
+	for (w = 0; w < dp->nworkers; w++) {
+		struct dp_lcore *lc = dp->lc[w];
+
+		memset(lc->cnt, 0, sizeof(lc->cnt));
+		memset(lc->ifcnt, 0, sizeof(lc->ifcnt));
+		memset(lc->sacnt, 0, sizeof(lc->sacnt));
+	}
 }

@@ -35,6 +35,7 @@
 	X(AUTH_FAILED, "auth-failed", "ESP integrity check failed")           \
 	X(REPLAY, "replay", "ESP sequence number replayed or too old")        \
 	X(SEQ_EXHAUSTED, "seq-exhausted", "outbound sequence numbers used up") \
+	X(SA_EXPIRED, "sa-expired", "the SA reached its hard lifetime")       \
 	X(ECN_DROP, "ecn-drop", "outer CE on a not-ECT inner packet (RFC 6040)") \
 	X(INNER_FAMILY_DISABLED, "inner-family-disabled",                     \
 	  "inner IPv6 on an interface with ipv6 off")                         \
@@ -72,5 +73,14 @@ void dp_port_counters(const struct dp *dp, uint16_t port_id,
 		      struct dp_counters *out);
 void dp_stats_print(const struct dp *dp, FILE *out);
 int dp_stats_json(const struct dp *dp, const char *path);
+void dp_stats_json_fp(const struct dp *dp, FILE *f);
+void dp_iface_counters(const struct dp *dp, unsigned int ifidx,
+		       struct dp_counters *out);
+struct dp_sa_counters;
+void dp_sa_counters(const struct dp *dp, unsigned int idx,
+		    struct dp_sa_counters *out);
+/* Zero every counter (the workers keep running; a count that races with
+ * the reset may survive it). */
+void dp_stats_reset(struct dp *dp);
 
 #endif /* IPSECGW_COUNTERS_H */

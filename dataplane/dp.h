@@ -25,6 +25,32 @@
 
 struct neigh_table;
 struct fib;
+struct rte_rcu_qsbr;
+struct rte_ring;
+
+/*
+ * What a worker tells the control thread (through dp.events, which never
+ * blocks a worker: when full, the event is counted as lost).
+ */
+enum dp_event_type {
+	DP_EV_SA_EXPIRE = 1,	/* idx/gen; kind: bit 0 hard, bit 1 bytes */
+	DP_EV_ACQUIRE,		/* idx = interface; family, src, dst */
+	DP_EV_MAPPING,		/* idx/gen; port_old, port_new */
+};
+
+struct dp_event {
+	uint8_t type;
+	uint8_t kind;
+	uint16_t idx;
+	uint32_t gen;
+	uint8_t family;
+	uint8_t pad;
+	uint16_t port_old;
+	uint16_t port_new;
+	uint16_t pad2;
+	uint8_t src[16];
+	uint8_t dst[16];
+};
 
 struct dp_port {
 	bool used;		/* configured and started */
@@ -76,9 +102,12 @@ struct dp_lcore {
 	struct dp_txbuf tx[DP_MAX_PORTS];
 	uint16_t qp;			/* cryptodev queue pair */
 	uint32_t inflight;		/* ops on the cryptodev (lookaside) */
+	uint64_t events_lost;		/* dp.events was full */
 	struct dp_counters cnt[DP_MAX_PORTS];
 	struct dp_counters ifcnt[IPSEC_MAX_IF];	/* ipsec interfaces */
 	struct dp_sa_counters sacnt[IPSEC_MAX_SA];
+	/* crypto ops on the device per SA: an SA is freed only at 0 */
+	uint32_t sa_inflight[IPSEC_MAX_SA];
 } __rte_cache_aligned;
 
 struct dp {
@@ -96,7 +125,13 @@ struct dp {
 
 	struct fib *fib;
 	struct neigh_table *neigh;
-	struct ipsec_ctx *ipsec;	/* NULL without interfaces */
+	struct ipsec_ctx *ipsec;
+
+	/* workers report a quiescent state after each loop; the control
+	 * thread frees what it unpublished after a grace period */
+	struct rte_rcu_qsbr *qsbr;
+	struct rte_ring *events;	/* struct dp_event, workers -> control */
+	volatile uint64_t now;		/* unix seconds, kept by the main thread */
 
 	volatile bool quit;
 };
@@ -107,7 +142,13 @@ int dp_ports_start(struct dp *dp);
 void dp_ports_close(struct dp *dp);
 
 /* apply.c APIs: */
-int dp_apply(struct dp *dp, const struct cfg *cfg, struct cfg_err *err);
+/* Ports, tables, crypto: what the configuration's ports and crypto say. */
+int dp_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err);
+/* RCU and the event ring, once the workers are known. */
+int dp_rcu_setup(struct dp *dp);
+
+/* Post an event from a worker. */
+void dp_event_post(struct dp_lcore *lc, const struct dp_event *ev);
 
 /* worker.c APIs: */
 int dp_worker_main(void *arg);

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_ipsec.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_spinlock.h>
@@ -36,7 +37,7 @@
 #include "control/config.h"
 
 #define IPSEC_MAX_IF 256
-#define IPSEC_MAX_SA 1024
+#define IPSEC_MAX_SA 4096
 #define IPSEC_FAMILY_DIFF_MAX 16
 
 /*
@@ -57,8 +58,31 @@ struct replay_win {
 	uint64_t bits[];		/* a power of two of words, > W/64 */
 };
 
+/* An SA's use, shared by the workers that use it: lifetimes and queries. */
+struct ipsec_sa_use {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t last_used;		/* unix seconds; 0: never */
+	uint16_t peer_port;		/* NAT-T: the remote's source port */
+	uint8_t state;			/* enum ipsec_sa_state */
+} __rte_cache_aligned;
+
+enum ipsec_sa_state {
+	SA_LIVE = 0,
+	SA_SOFT_EXPIRED,
+	SA_HARD_EXPIRED,		/* stopped: packets are dropped */
+};
+
+/*
+ * An SA's slot in ipsec_ctx.sas.  The control thread creates an SA in a
+ * free slot and then publishes it (in the SAD, or as an interface's
+ * outbound SA); it deletes one by unpublishing it, waiting for an RCU
+ * grace period and for the workers' crypto operations on it to come back,
+ * and only then frees the slot.
+ */
 struct ipsec_sa {
 	struct rte_ipsec_session ss;	/* ss.sa: librte_ipsec's object */
+	bool used;			/* the slot holds an SA */
 	uint8_t cur_family;		/* inner family the object is set to */
 	bool locked;			/* several workers: take `lock` */
 	rte_spinlock_t lock;
@@ -69,7 +93,14 @@ struct ipsec_sa {
 	struct replay_win *replay;	/* inbound with a window, else NULL */
 	uint16_t idx;			/* index in ipsec_ctx.sas */
 	uint16_t ifidx;			/* its interface */
+	uint32_t gen;			/* tells apart SAs of one slot */
 	uint32_t spi;
+	uint32_t reqid;
+	/* lifetimes: 0 is no limit; checked once per group of packets */
+	bool limited;
+	uint64_t soft_packets, soft_bytes, hard_packets, hard_bytes;
+	uint64_t added;			/* unix seconds */
+	struct ipsec_sa_use use;
 	struct cfg_addr src;
 	struct cfg_addr dst;
 	/* ESP geometry, for checks made before librte_ipsec sees a packet */
@@ -84,9 +115,17 @@ struct ipsec_sa {
 	uint8_t diff_val[2][IPSEC_FAMILY_DIFF_MAX];	/* [0] v4, [1] v6 */
 };
 
+/*
+ * An interface as the workers see it.  It is never changed in place: the
+ * control thread publishes a changed copy in ipsec_ctx.ifp[] and frees the
+ * old one after a grace period, so a worker reads one consistent version
+ * for a whole group of packets.
+ */
 struct ipsec_iface {
 	char name[CFG_NAME_MAX];
 	uint16_t idx;
+	bool has_tunnel;
+	uint32_t reqid;
 	int family;			/* outer */
 	uint8_t local[16];
 	uint8_t remote[16];
@@ -98,11 +137,18 @@ struct ipsec_iface {
 	struct ipsec_sa *out;		/* NULL: no outbound SA */
 };
 
+/* What workers write about an interface. */
+struct ipsec_ifstate {
+	uint64_t acquire_last;		/* second of the last acquire event */
+} __rte_cache_aligned;
+
 struct ipsec_ctx {
-	struct ipsec_iface ifs[IPSEC_MAX_IF];
-	unsigned int nifs;
-	struct ipsec_sa *sas;		/* IPSEC_MAX_SA of them */
-	unsigned int nsas;
+	struct ipsec_iface *ifp[IPSEC_MAX_IF];	/* RCU; NULL: free slot */
+	struct ipsec_ifstate ifstate[IPSEC_MAX_IF];
+	unsigned int nifs;		/* interfaces */
+	struct ipsec_sa *sas;		/* IPSEC_MAX_SA slots */
+	unsigned int nsas;		/* SAs */
+	uint32_t gen;
 	struct rte_hash *sad;		/* (spi, family, dst) -> ipsec_sa */
 	/* crypto */
 	uint8_t dev_id;
@@ -123,6 +169,7 @@ struct ipsec_meta {
 	uint16_t ifidx;
 	uint16_t inner_len;	/* outbound: the IP packet sealed */
 	uint32_t seq;		/* inbound: ESP sequence number (low 32 bits) */
+	uint16_t sport;		/* inbound NAT-T: the outer UDP source port */
 };
 
 extern int ipsec_meta_offset;
@@ -154,10 +201,47 @@ int crypto_check(const struct ipsec_ctx *ic, const struct cfg_sa *sa,
 void crypto_close(struct dp *dp);
 
 /* ipsec_if.c APIs: */
-int ipsec_apply(struct dp *dp, const struct cfg *cfg, struct cfg_err *err);
+/* The SA tables and the crypto device. */
+int ipsec_init(struct dp *dp, const struct cfg *cfg, struct cfg_err *err);
 void ipsec_free(struct dp *dp);
+int ipsec_rcu_attach(struct dp *dp);
 struct ipsec_sa *ipsec_sad_lookup(const struct ipsec_ctx *ic, uint32_t spi,
 				  int family, const void *dst);
+/* The interface a worker sees at ifidx (NULL: deleted). */
+static inline const struct ipsec_iface *
+ipsec_iface_get(const struct ipsec_ctx *ic, uint16_t ifidx)
+{
+	return __atomic_load_n(&ic->ifp[ifidx], __ATOMIC_ACQUIRE);
+}
+
+/* Control thread: interfaces (a validated cfg entry) and SAs. */
+int ipsec_iface_add(struct dp *dp, const struct cfg_interface *c);
+/* Publish a changed copy; the tunnel and nat-t of an interface with SAs
+ * do not change (the caller checks). */
+int ipsec_iface_update(struct dp *dp, uint16_t ifidx,
+		       const struct cfg_interface *c);
+/* Only an interface without SAs. */
+void ipsec_iface_del(struct dp *dp, uint16_t ifidx);
+int ipsec_iface_find(const struct ipsec_ctx *ic, const char *name);
+/*
+ * Create an SA from a validated entry in a free slot, not yet used by any
+ * worker; then publish it (which may make it its interface's outbound
+ * SA).  *out is the slot.
+ */
+int ipsec_sa_create(struct dp *dp, const struct cfg_sa *c, bool mode_cpu,
+		    struct ipsec_sa **out, struct cfg_err *err);
+int ipsec_sa_publish(struct dp *dp, struct ipsec_sa *s);
+/* Free an SA that is created but not published. */
+void ipsec_sa_discard(struct dp *dp, struct ipsec_sa *s);
+/* Unpublish, wait until no worker can hold it, free. */
+void ipsec_sa_delete(struct dp *dp, struct ipsec_sa *s);
+/* s (outbound) stops being used: its interface takes its newest other
+ * outbound SA, or none. */
+void ipsec_sa_publish_other(struct dp *dp, struct ipsec_sa *s);
+void ipsec_sa_set_lifetime(struct ipsec_sa *s, const struct cfg_lifetime *soft,
+			   const struct cfg_lifetime *hard);
+struct ipsec_sa *ipsec_sa_find(const struct ipsec_ctx *ic, uint32_t spi,
+			       const struct cfg_addr *dst);
 /* Switch an SA object to an inner family (AF_INET or AF_INET6). */
 static inline void
 ipsec_sa_set_family(struct ipsec_sa *s, uint8_t family)
@@ -170,6 +254,33 @@ ipsec_sa_set_family(struct ipsec_sa *s, uint8_t family)
 	for (i = 0; i < s->ndiff; i++)
 		o[s->diff_ofs[i]] = s->diff_val[v][i];
 	s->cur_family = family;
+}
+
+/*
+ * Account a group of packets to an SA: last use, and its lifetimes when
+ * it has any (an atomic add per group, shared by the workers using it).
+ * Crossing a limit changes the SA's state and posts one event.
+ */
+void ipsec_sa_limit_hit(struct dp_lcore *lc, struct ipsec_sa *s,
+			uint64_t packets, uint64_t bytes);
+
+static inline void
+ipsec_sa_use(struct dp_lcore *lc, struct ipsec_sa *s, uint64_t now,
+	     uint32_t packets, uint64_t bytes)
+{
+	uint64_t p, b;
+
+	if (s->use.last_used != now)
+		s->use.last_used = now;
+	if (likely(!s->limited))
+		return;
+	p = __atomic_add_fetch(&s->use.packets, packets, __ATOMIC_RELAXED);
+	b = __atomic_add_fetch(&s->use.bytes, bytes, __ATOMIC_RELAXED);
+	if ((s->soft_packets && p >= s->soft_packets) ||
+	    (s->soft_bytes && b >= s->soft_bytes) ||
+	    (s->hard_packets && p >= s->hard_packets) ||
+	    (s->hard_bytes && b >= s->hard_bytes))
+		ipsec_sa_limit_hit(lc, s, p, b);
 }
 
 #endif /* IPSECGW_IPSEC_H */

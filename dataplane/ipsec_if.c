@@ -5,9 +5,12 @@
  * looked up in.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <rte_cryptodev.h>
 #include <rte_ether.h>
@@ -15,6 +18,7 @@
 #include <rte_ip.h>
 #include <rte_jhash.h>
 #include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_udp.h>
 
 #include "dataplane/dp.h"
@@ -172,7 +176,7 @@ cpu_crypto_ok(const struct cfg_sa *c)
 }
 
 static int
-sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
+sa_create(struct dp *dp, const struct cfg_sa *c, const struct ipsec_iface *ifc,
 	  struct ipsec_sa *s, bool cfg_mode_cpu, struct cfg_err *err)
 {
 	struct ipsec_ctx *ic = dp->ipsec;
@@ -182,6 +186,11 @@ sa_create(struct dp *dp, const struct cfg_sa *c, struct ipsec_iface *ifc,
 	int size, rc;
 
 	memset(s, 0, sizeof(*s));
+	s->used = true;
+	s->gen = ++ic->gen;
+	s->reqid = c->reqid;
+	s->added = (uint64_t)time(NULL);
+	ipsec_sa_set_lifetime(s, &c->soft, &c->hard);
 	s->outbound = c->outbound;
 	s->spi = c->spi;
 	s->src = c->src;
@@ -334,26 +343,10 @@ ipsec_sad_lookup(const struct ipsec_ctx *ic, uint32_t spi, int family,
 }
 
 int
-ipsec_apply(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
+ipsec_init(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 {
 	struct ipsec_ctx *ic;
-	unsigned int before = err->count;
-	size_t i;
-
-	if (cfg->ninterfaces == 0 && cfg->nsas == 0)
-		return 0;
-	if (cfg->ninterfaces > IPSEC_MAX_IF || cfg->nsas > IPSEC_MAX_SA) {
-		cfg_errorf(err, &cfg->interfaces[0].pos,
-			   "at most %u interfaces and %u SAs in this version",
-			   IPSEC_MAX_IF, IPSEC_MAX_SA);
-		return -1;
-	}
-	ic = rte_zmalloc("ipsec", sizeof(*ic), RTE_CACHE_LINE_SIZE);
-	if (ic == NULL)
-		return -ENOMEM;
-	dp->ipsec = ic;
-	ic->sas = rte_zmalloc("ipsec_sas", IPSEC_MAX_SA * sizeof(*ic->sas),
-			      RTE_CACHE_LINE_SIZE);
+	struct cfg_pos pos = cfg->crypto.pos;
 	struct rte_hash_parameters hp = {
 		.name = "sad",
 		.entries = IPSEC_MAX_SA,
@@ -362,68 +355,294 @@ ipsec_apply(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 		.socket_id = (int)rte_socket_id(),
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
 	};
+
+	ic = rte_zmalloc("ipsec", sizeof(*ic), RTE_CACHE_LINE_SIZE);
+	if (ic == NULL)
+		return -ENOMEM;
+	dp->ipsec = ic;
+	ic->sas = rte_zmalloc("ipsec_sas", IPSEC_MAX_SA * sizeof(*ic->sas),
+			      RTE_CACHE_LINE_SIZE);
 	ic->sad = rte_hash_create(&hp);
 	if (ic->sas == NULL || ic->sad == NULL) {
-		cfg_errorf(err, &cfg->interfaces[0].pos,
-			   "cannot allocate the SA tables");
+		cfg_errorf(err, &pos, "cannot allocate the SA tables");
 		return -1;
 	}
-	if (crypto_setup(dp, cfg, err) != 0)
+	return crypto_setup(dp, cfg, err);
+}
+
+/* Deletes in the SAD wait for a grace period (the caller then waits for
+ * the crypto operations in flight). */
+int
+ipsec_rcu_attach(struct dp *dp)
+{
+	struct rte_hash_rcu_config c = {
+		.v = dp->qsbr,
+		.mode = RTE_HASH_QSBR_MODE_SYNC,
+	};
+
+	return rte_hash_rcu_qsbr_add(dp->ipsec->sad, &c);
+}
+
+static void
+dp_sync(struct dp *dp)
+{
+	if (dp->qsbr != NULL)
+		rte_rcu_qsbr_synchronize(dp->qsbr, RTE_QSBR_THRID_INVALID);
+}
+
+int
+ipsec_iface_find(const struct ipsec_ctx *ic, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < IPSEC_MAX_IF; i++)
+		if (ic->ifp[i] != NULL && strcmp(ic->ifp[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void
+iface_fill(struct ipsec_iface *f, const struct cfg_interface *c)
+{
+	snprintf(f->name, sizeof(f->name), "%s", c->name);
+	f->has_tunnel = c->has_tunnel;
+	f->reqid = c->reqid;
+	f->family = c->has_tunnel ? c->local.family : AF_INET;
+	memcpy(f->local, c->local.a, 16);
+	memcpy(f->remote, c->remote.a, 16);
+	f->nat_t = c->nat_t;
+	f->ecn = c->ecn;
+	f->ipv6 = c->ipv6;
+	f->df = c->df;
+	f->mtu = c->mtu;
+}
+
+/* Publish f at its index, and free what it replaces once no worker can
+ * be reading that. */
+static void
+iface_publish(struct dp *dp, struct ipsec_iface *f)
+{
+	struct ipsec_ctx *ic = dp->ipsec;
+	struct ipsec_iface *old = ic->ifp[f->idx];
+
+	__atomic_store_n(&ic->ifp[f->idx], f, __ATOMIC_RELEASE);
+	if (old == NULL)
+		return;
+	dp_sync(dp);
+	rte_free(old);
+}
+
+int
+ipsec_iface_add(struct dp *dp, const struct cfg_interface *c)
+{
+	struct ipsec_ctx *ic = dp->ipsec;
+	struct ipsec_iface *f;
+	unsigned int i, w;
+
+	for (i = 0; i < IPSEC_MAX_IF && ic->ifp[i] != NULL; i++)
+		;
+	if (i == IPSEC_MAX_IF)
+		return -ENOSPC;
+	f = rte_zmalloc("ipsec_if", sizeof(*f), RTE_CACHE_LINE_SIZE);
+	if (f == NULL)
+		return -ENOMEM;
+	iface_fill(f, c);
+	f->idx = (uint16_t)i;
+	/* counters of a slot start at zero (ipsec_iface_del cleared them) */
+	for (w = 0; w < dp->nworkers; w++)
+		memset(&dp->lc[w]->ifcnt[i], 0, sizeof(dp->lc[w]->ifcnt[i]));
+	ic->ifstate[i].acquire_last = 0;
+	iface_publish(dp, f);
+	ic->nifs++;
+	return (int)i;
+}
+
+int
+ipsec_iface_update(struct dp *dp, uint16_t ifidx, const struct cfg_interface *c)
+{
+	struct ipsec_ctx *ic = dp->ipsec;
+	struct ipsec_iface *f;
+
+	f = rte_malloc("ipsec_if", sizeof(*f), RTE_CACHE_LINE_SIZE);
+	if (f == NULL)
+		return -ENOMEM;
+	*f = *ic->ifp[ifidx];
+	iface_fill(f, c);
+	iface_publish(dp, f);
+	return 0;
+}
+
+/* Make s (or none) the interface's outbound SA. */
+static int
+iface_set_out(struct dp *dp, uint16_t ifidx, struct ipsec_sa *s)
+{
+	struct ipsec_ctx *ic = dp->ipsec;
+	struct ipsec_iface *f;
+
+	f = rte_malloc("ipsec_if", sizeof(*f), RTE_CACHE_LINE_SIZE);
+	if (f == NULL)
+		return -ENOMEM;
+	*f = *ic->ifp[ifidx];
+	f->out = s;
+	iface_publish(dp, f);
+	return 0;
+}
+
+void
+ipsec_iface_del(struct dp *dp, uint16_t ifidx)
+{
+	struct ipsec_ctx *ic = dp->ipsec;
+	struct ipsec_iface *old = ic->ifp[ifidx];
+	unsigned int w;
+
+	if (old == NULL)
+		return;
+	__atomic_store_n(&ic->ifp[ifidx], NULL, __ATOMIC_RELEASE);
+	dp_sync(dp);
+	rte_free(old);
+	for (w = 0; w < dp->nworkers; w++)
+		memset(&dp->lc[w]->ifcnt[ifidx], 0,
+		       sizeof(dp->lc[w]->ifcnt[ifidx]));
+	ic->nifs--;
+}
+
+void
+ipsec_sa_set_lifetime(struct ipsec_sa *s, const struct cfg_lifetime *soft,
+		      const struct cfg_lifetime *hard)
+{
+	s->soft_packets = soft->packets;
+	s->soft_bytes = soft->bytes;
+	s->hard_packets = hard->packets;
+	s->hard_bytes = hard->bytes;
+	s->limited = soft->packets || soft->bytes || hard->packets ||
+		     hard->bytes;
+}
+
+int
+ipsec_sa_create(struct dp *dp, const struct cfg_sa *c, bool mode_cpu,
+		struct ipsec_sa **out, struct cfg_err *err)
+{
+	struct ipsec_ctx *ic = dp->ipsec;
+	struct ipsec_sa *s;
+	unsigned int i;
+	int ifidx = ipsec_iface_find(ic, c->interface);
+
+	if (ifidx < 0 || !ic->ifp[ifidx]->has_tunnel) {
+		cfg_errorf(err, &c->pos, "sa %u: interface %s %s", c->spi,
+			   c->interface, ifidx < 0 ? "does not exist" :
+			   "has no tunnel");
 		return -1;
-
-	for (i = 0; i < cfg->ninterfaces; i++) {
-		const struct cfg_interface *c = &cfg->interfaces[i];
-		struct ipsec_iface *f = &ic->ifs[ic->nifs];
-
-		snprintf(f->name, sizeof(f->name), "%s", c->name);
-		f->idx = (uint16_t)ic->nifs++;
-		f->family = c->local.family;
-		memcpy(f->local, c->local.a, 16);
-		memcpy(f->remote, c->remote.a, 16);
-		f->nat_t = c->nat_t;
-		f->ecn = c->ecn;
-		f->ipv6 = c->ipv6;
-		f->df = c->df;
-		f->mtu = c->mtu;
-		if (!c->has_tunnel)
-			cfg_errorf(err, &c->pos,
-				   "interface %s: no tunnel: a tunnel (local, remote) is needed to carry traffic",
-				   c->name);
 	}
-	for (i = 0; i < cfg->nsas; i++) {
-		const struct cfg_sa *c = &cfg->sas[i];
-		struct ipsec_iface *f = NULL;
-		struct ipsec_sa *s = &ic->sas[ic->nsas];
-		struct sad_key k;
-		unsigned int j;
-
-		for (j = 0; j < ic->nifs; j++)
-			if (strcmp(ic->ifs[j].name, c->interface) == 0)
-				f = &ic->ifs[j];
-		if (f == NULL)
-			continue;	/* reported by validation */
-		if (sa_create(dp, c, f, s, cfg->crypto.mode == CFG_CRYPTO_CPU,
-			      err) != 0) {
-			sa_release(ic, s);
-			continue;
-		}
-		s->idx = (uint16_t)ic->nsas++;
-		if (c->outbound) {
-			if (f->out != NULL) {
-				cfg_errorf(err, &c->pos,
-					   "sa %u: interface %s already has outbound SA %u",
-					   c->spi, f->name, f->out->spi);
-				continue;
-			}
-			f->out = s;
-			continue;
-		}
-		sad_key_make(&k, c->spi, c->dst.family, c->dst.a);
-		if (rte_hash_add_key_data(ic->sad, &k, s) != 0)
-			cfg_errorf(err, &c->pos, "sa %u: cannot add to the SAD",
-				   c->spi);
+	for (i = 0; i < IPSEC_MAX_SA && ic->sas[i].used; i++)
+		;
+	if (i == IPSEC_MAX_SA) {
+		cfg_errorf(err, &c->pos, "sa %u: no room: at most %u SAs",
+			   c->spi, IPSEC_MAX_SA);
+		return -1;
 	}
-	return err->count == before ? 0 : -1;
+	s = &ic->sas[i];
+	if (sa_create(dp, c, ic->ifp[ifidx], s, mode_cpu, err) != 0) {
+		sa_release(ic, s);
+		return -1;
+	}
+	s->idx = (uint16_t)i;
+	s->ifidx = (uint16_t)ifidx;
+	ic->nsas++;
+	*out = s;
+	return 0;
+}
+
+int
+ipsec_sa_publish(struct dp *dp, struct ipsec_sa *s)
+{
+	struct sad_key k;
+
+	/* the newest outbound SA is the one used: make-before-break */
+	if (s->outbound)
+		return iface_set_out(dp, s->ifidx, s);
+	sad_key_make(&k, s->spi, s->dst.family, s->dst.a);
+	return rte_hash_add_key_data(dp->ipsec->sad, &k, s);
+}
+
+void
+ipsec_sa_discard(struct dp *dp, struct ipsec_sa *s)
+{
+	sa_release(dp->ipsec, s);
+	dp->ipsec->nsas--;
+}
+
+/* The newest outbound SA of an interface other than `not`, if any. */
+static struct ipsec_sa *
+iface_other_out(struct ipsec_ctx *ic, uint16_t ifidx, const struct ipsec_sa *not)
+{
+	struct ipsec_sa *best = NULL;
+	unsigned int i;
+
+	for (i = 0; i < IPSEC_MAX_SA; i++) {
+		struct ipsec_sa *s = &ic->sas[i];
+
+		if (!s->used || s == not || !s->outbound || s->ifidx != ifidx ||
+		    s->use.state == SA_HARD_EXPIRED)
+			continue;
+		if (best == NULL || s->gen > best->gen)
+			best = s;
+	}
+	return best;
+}
+
+void
+ipsec_sa_delete(struct dp *dp, struct ipsec_sa *s)
+{
+	struct ipsec_ctx *ic = dp->ipsec;
+	struct sad_key k;
+	unsigned int w, tries;
+	uint64_t n;
+
+	if (s->outbound) {
+		if (ic->ifp[s->ifidx] != NULL && ic->ifp[s->ifidx]->out == s)
+			iface_set_out(dp, s->ifidx,
+				      iface_other_out(ic, s->ifidx, s));
+	} else {
+		sad_key_make(&k, s->spi, s->dst.family, s->dst.a);
+		rte_hash_del_key(ic->sad, &k);
+	}
+	dp_sync(dp);
+	/* a worker's crypto operations on the SA come back to it later */
+	for (tries = 0; ; tries++) {
+		for (n = 0, w = 0; w < dp->nworkers; w++)
+			n += __atomic_load_n(&dp->lc[w]->sa_inflight[s->idx],
+					     __ATOMIC_ACQUIRE);
+		if (n == 0)
+			break;
+		if (tries == 100000) {
+			fprintf(stderr, "ipsecgw: sa %u: %" PRIu64 " crypto operations never came back; its memory is kept\n",
+				s->spi, n);
+			ic->nsas--;
+			s->spi = 0;
+			return;
+		}
+		usleep(10);
+	}
+	for (w = 0; w < dp->nworkers; w++)
+		memset(&dp->lc[w]->sacnt[s->idx], 0,
+		       sizeof(dp->lc[w]->sacnt[s->idx]));
+	sa_release(ic, s);
+	ic->nsas--;
+}
+
+struct ipsec_sa *
+ipsec_sa_find(const struct ipsec_ctx *ic, uint32_t spi,
+	      const struct cfg_addr *dst)
+{
+	unsigned int i;
+
+	for (i = 0; i < IPSEC_MAX_SA; i++) {
+		struct ipsec_sa *s = &ic->sas[i];
+
+		if (s->used && s->spi == spi && cfg_addr_eq(&s->dst, dst))
+			return s;
+	}
+	return NULL;
 }
 
 void
@@ -434,11 +653,46 @@ ipsec_free(struct dp *dp)
 
 	if (ic == NULL)
 		return;
-	for (i = 0; i < ic->nsas; i++)
-		sa_release(ic, &ic->sas[i]);
+	for (i = 0; ic->sas != NULL && i < IPSEC_MAX_SA; i++)
+		if (ic->sas[i].used)
+			sa_release(ic, &ic->sas[i]);
+	for (i = 0; i < IPSEC_MAX_IF; i++)
+		rte_free(ic->ifp[i]);
 	rte_hash_free(ic->sad);
 	rte_free(ic->sas);
 	crypto_close(dp);
 	rte_free(ic);
 	dp->ipsec = NULL;
+}
+
+/* A limit is reached: move the state on (once, whichever worker gets
+ * there first) and tell the control thread. */
+void
+ipsec_sa_limit_hit(struct dp_lcore *lc, struct ipsec_sa *s, uint64_t p,
+		   uint64_t b)
+{
+	struct dp_event ev = { .type = DP_EV_SA_EXPIRE };
+	uint8_t want, cur = __atomic_load_n(&s->use.state, __ATOMIC_RELAXED);
+	bool hard = (s->hard_packets && p >= s->hard_packets) ||
+		    (s->hard_bytes && b >= s->hard_bytes);
+
+	want = hard ? SA_HARD_EXPIRED : SA_SOFT_EXPIRED;
+	do {
+		if (cur >= want)
+			return;
+	} while (!__atomic_compare_exchange_n(&s->use.state, &cur, want, false,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	ev.kind = hard;
+	if (hard ? !(s->hard_packets && p >= s->hard_packets) :
+		   !(s->soft_packets && p >= s->soft_packets))
+		ev.kind |= 2;	/* bytes */
+	ev.idx = s->idx;
+	ev.gen = s->gen;
+	dp_event_post(lc, &ev);
+}
+
+void
+ipsec_sa_publish_other(struct dp *dp, struct ipsec_sa *s)
+{
+	iface_set_out(dp, s->ifidx, iface_other_out(dp->ipsec, s->ifidx, s));
 }

@@ -89,7 +89,9 @@ esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
 	s = ipsec_sad_lookup(ic, rte_be_to_cpu_32(esp->spi), family, dst);
 	if (s == NULL)
 		return DP_DROP_UNKNOWN_SPI;
-	f = &ic->ifs[s->ifidx];
+	f = ipsec_iface_get(ic, s->ifidx);
+	if (unlikely(f == NULL))
+		return DP_DROP_UNKNOWN_SPI;
 	if (memcmp(src, f->remote, family == AF_INET ? 4 : 16) != 0)
 		return DP_DROP_BAD_TUNNEL_SOURCE;
 	if (natt != f->nat_t)
@@ -109,6 +111,8 @@ esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
 	ipsec_meta(m)->tos = outer_ecn;
 	ipsec_meta(m)->ifidx = s->ifidx;
 	ipsec_meta(m)->seq = rte_be_to_cpu_32(esp->seq);
+	ipsec_meta(m)->sport = natt ? rte_be_to_cpu_16(((const struct rte_udp_hdr *)
+				(l3 + hlen - sizeof(struct rte_udp_hdr)))->src_port) : 0;
 	p->m = m;
 	p->sa = s;
 	return 0;
@@ -234,13 +238,33 @@ replay_accept(struct replay_win *r, uint32_t low, bool esn)
 	return true;
 }
 
+/*
+ * An authenticated NAT-T packet from another source port than before: the
+ * NAT's mapping changed, and the IKE daemon is to hear of it.  The first
+ * packet only records the port.
+ */
+static void
+peer_moved(struct dp_lcore *lc, struct ipsec_sa *s, uint16_t port)
+{
+	struct dp_event ev = { .type = DP_EV_MAPPING };
+
+	ev.port_old = s->use.peer_port;
+	ev.port_new = port;
+	s->use.peer_port = port;
+	if (ev.port_old == 0)
+		return;
+	ev.idx = s->idx;
+	ev.gen = s->gen;
+	dp_event_post(lc, &ev);
+}
+
 /* After decap: counters, ECN, family policy, Ethernet in front, routing. */
 static void
 inbound_done(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 	     struct rte_mbuf *m, int family)
 {
 	uint8_t outer_ecn = ipsec_meta(m)->tos;
-	const struct ipsec_iface *f = &lc->dp->ipsec->ifs[s->ifidx];
+	const struct ipsec_iface *f = ipsec_iface_get(lc->dp->ipsec, s->ifidx);
 	struct dp_counters *c = &lc->ifcnt[s->ifidx];
 	struct rte_ether_hdr *eth;
 	uint32_t len = rte_pktmbuf_pkt_len(m);
@@ -258,6 +282,8 @@ inbound_done(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 	lc->sacnt[s->idx].bytes += len;
 	c->rx_packets++;
 	c->rx_bytes += len;
+	if (f->nat_t && unlikely(ipsec_meta(m)->sport != s->use.peer_port))
+		peer_moved(lc, s, ipsec_meta(m)->sport);
 	if (unlikely(family == AF_INET6 && !f->ipv6)) {
 		burst_drop(b, c, m, DP_DROP_INNER_FAMILY_DISABLED);
 		return;
@@ -291,6 +317,7 @@ inbound_process(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 	struct dp_counters *c = &lc->ifcnt[s->ifidx];
 	struct rte_mbuf *orig[DP_BURST];
 	uint16_t off[DP_BURST], i, j, k;
+	uint64_t before_p, before_b;
 
 	for (i = 0; i < n; i++) {
 		off[i] = mb[i]->data_off;
@@ -309,8 +336,14 @@ inbound_process(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 		burst_drop(b, c, mb[i], untouched ? DP_DROP_BAD_ESP :
 						    DP_DROP_REPLAY);
 	}
+	before_p = lc->sacnt[s->idx].packets;
+	before_b = lc->sacnt[s->idx].bytes;
 	for (i = 0; i < k; i++)
 		inbound_done(lc, b, s, mb[i], family);
+	if (lc->sacnt[s->idx].packets != before_p)
+		ipsec_sa_use(lc, s, lc->dp->now,
+			     (uint32_t)(lc->sacnt[s->idx].packets - before_p),
+			     lc->sacnt[s->idx].bytes - before_b);
 }
 
 /*
@@ -366,6 +399,11 @@ inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 
 	for (i = 0; i < n; i++)
 		mb[i] = p[i].m;
+	if (unlikely(s->use.state == SA_HARD_EXPIRED)) {
+		for (i = 0; i < n; i++)
+			burst_drop(b, c, mb[i], DP_DROP_SA_EXPIRED);
+		return;
+	}
 	if (!s->cpu && rte_crypto_op_bulk_alloc(ic->cop_pool,
 			RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, n) == 0) {
 		for (i = 0; i < n; i++)
@@ -391,6 +429,7 @@ inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 	}
 	sent = rte_cryptodev_enqueue_burst(ic->dev_id, lc->qp, cop, k);
 	lc->inflight += sent;
+	lc->sa_inflight[s->idx] += sent;
 	for (i = sent; i < k; i++)
 		burst_drop(b, c, mb[i], DP_DROP_CRYPTO_BUSY);
 	if (sent < n)

@@ -89,13 +89,18 @@ void
 ipsec_outbound_finish(struct dp_lcore *lc, struct burst *b,
 		      struct ipsec_sa *s, struct rte_mbuf **mb, uint16_t n)
 {
-	struct ipsec_iface *f = &lc->dp->ipsec->ifs[s->ifidx];
+	const struct ipsec_iface *f = ipsec_iface_get(lc->dp->ipsec, s->ifidx);
 	struct dp_counters *c = &lc->ifcnt[s->ifidx];
 	const struct nexthop *nh;
 	uint64_t bytes = 0;
 	uint16_t i, done;
 
 	done = rte_ipsec_pkt_process(&s->ss, mb, n);
+	if (unlikely(f == NULL)) {
+		/* the interface went away while this was on the device */
+		drop_all(b, c, mb, n, DP_DROP_NO_ROUTE);
+		return;
+	}
 	if (unlikely(done < n))
 		drop_all(b, c, &mb[done], n - done, DP_DROP_CRYPTO_FAILED);
 	/* an interface counts what it carries: the inner packets */
@@ -107,6 +112,7 @@ ipsec_outbound_finish(struct dp_lcore *lc, struct burst *b,
 	lc->sacnt[s->idx].bytes += bytes;
 	if (done == 0)
 		return;
+	ipsec_sa_use(lc, s, lc->dp->now, done, bytes);
 
 	if (f->family == AF_INET) {
 		uint32_t dst;
@@ -165,25 +171,66 @@ outbound_enqueue(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 	lc->sacnt[s->idx].seq += k;
 	sent = rte_cryptodev_enqueue_burst(ic->dev_id, lc->qp, cop, k);
 	lc->inflight += sent;
+	lc->sa_inflight[s->idx] += sent;
 	if (unlikely(sent < k))
 		drop_all(b, c, &mb[sent], k - sent, DP_DROP_CRYPTO_BUSY);
 	if (sent < n)
 		rte_mempool_put_bulk(ic->cop_pool, (void **)&cop[sent], n - sent);
 }
 
+/*
+ * Traffic for an interface without an outbound SA: ask the IKE daemon for
+ * one, at most once a second per interface.
+ */
+static void
+acquire(struct dp_lcore *lc, uint16_t ifidx, struct rte_mbuf *m, int family)
+{
+	struct ipsec_ifstate *st = &lc->dp->ipsec->ifstate[ifidx];
+	uint64_t now = lc->dp->now, last = st->acquire_last;
+	struct dp_event ev = { .type = DP_EV_ACQUIRE };
+	const uint8_t *l3 = rte_pktmbuf_mtod_offset(m, const uint8_t *,
+					sizeof(struct rte_ether_hdr));
+
+	if (last == now || !__atomic_compare_exchange_n(&st->acquire_last,
+			&last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	ev.idx = ifidx;
+	ev.family = (uint8_t)family;
+	if (family == AF_INET) {
+		memcpy(ev.src, l3 + offsetof(struct rte_ipv4_hdr, src_addr), 4);
+		memcpy(ev.dst, l3 + offsetof(struct rte_ipv4_hdr, dst_addr), 4);
+	} else {
+		memcpy(ev.src, l3 + offsetof(struct rte_ipv6_hdr, src_addr), 16);
+		memcpy(ev.dst, l3 + offsetof(struct rte_ipv6_hdr, dst_addr), 16);
+	}
+	dp_event_post(lc, &ev);
+}
+
 static void
 outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
 	       uint16_t n, uint16_t ifidx, int family)
 {
-	struct ipsec_iface *f = &lc->dp->ipsec->ifs[ifidx];
+	struct ipsec_ctx *ic = lc->dp->ipsec;
+	const struct ipsec_iface *f = ipsec_iface_get(ic, ifidx);
 	struct dp_counters *c = &lc->ifcnt[ifidx];
-	struct ipsec_sa *s = f->out;
+	struct ipsec_sa *s;
 	struct rte_mbuf *mb[DP_BURST];
 	uint16_t i, k;
 	int err;
 
+	if (unlikely(f == NULL)) {
+		/* deleted: its routes are going too */
+		drop_all(b, c, pkts, n, DP_DROP_NO_ROUTE);
+		return;
+	}
+	s = f->out;
 	if (unlikely(s == NULL)) {
+		acquire(lc, ifidx, pkts[0], family);
 		drop_all(b, c, pkts, n, DP_DROP_NO_SA);
+		return;
+	}
+	if (unlikely(s->use.state == SA_HARD_EXPIRED)) {
+		drop_all(b, c, pkts, n, DP_DROP_SA_EXPIRED);
 		return;
 	}
 	if (unlikely(family == AF_INET6 && !f->ipv6)) {

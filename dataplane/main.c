@@ -23,8 +23,12 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "control/config.h"
+#include "control/server.h"
+#include "dataplane/ctl.h"
 #include "dataplane/dp.h"
 #include "dataplane/ipsec.h"
 #include "dataplane/neigh.h"
@@ -133,13 +137,20 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * The main thread is the control thread: it serves the socket, hands the
+ * workers' events to subscribers, keeps the clock the workers read, and
+ * watches for a signal or --idle-exit.
+ */
 static void
-wait_for_exit(struct dp *dp, long idle_ms)
+control_loop(struct dp *dp, struct ctl *ctl, struct server *srv, long idle_ms)
 {
 	uint64_t last_rx = 0, last_change = now_ms(), rx;
 
 	while (!dp->quit) {
-		usleep(2000);
+		server_poll(srv, 2);
+		dp->now = (uint64_t)time(NULL);
+		ctl_tick(ctl);
 		if (idle_ms == 0)
 			continue;
 		rx = dp_rx_total(dp);
@@ -184,14 +195,19 @@ dp_destroy(struct dp *dp)
 	for (w = 0; w < dp->nworkers; w++)
 		rte_free(dp->lc[w]);
 	rte_mempool_free(dp->pool);
+	rte_ring_free(dp->events);
+	rte_free(dp->qsbr);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct options opt = { 0 };
-	struct cfg cfg = { 0 };
+	struct cfg cfg = { 0 }, next;
 	struct cfg_err err;
+	struct server *srv = NULL;
+	struct ctl *ctl = NULL;
+	char msg[256];
 	char *own[argc + 1];
 	unsigned int w;
 	int dd, nown = 1, rc, status = 1;
@@ -233,14 +249,24 @@ main(int argc, char **argv)
 		fprintf(stderr, "ipsecgw: need at least one worker lcore besides the main one (e.g. -l 0-1)\n");
 		goto out_eal;
 	}
-	if (dp_apply(&gw, &cfg, &err) != 0) {
+	gw.now = (uint64_t)time(NULL);
+	if (dp_setup(&gw, &cfg, &err) != 0 || dp_rcu_setup(&gw) != 0 ||
+	    (ctl = ctl_create(&gw, &cfg, opt.config)) == NULL ||
+	    cfg_copy(&next, &cfg) != 0 || ctl_load(ctl, &next, &err) != 0) {
 		fprintf(stderr, "%s: not started: %u error%s\n", opt.config,
 			err.count, err.count == 1 ? "" : "s");
 		goto out_ports;
 	}
-	/* the crypto sessions hold the keys now: wipe the parsed copies */
+	/* the crypto sessions and the running configuration hold the keys
+	 * now: wipe the parsed copies */
 	for (w = 0; w < cfg.nsas; w++)
 		cfg_sa_wipe_keys(&cfg.sas[w]);
+	srv = server_open(opt.socket, ctl_handle, ctl, msg, sizeof(msg));
+	if (srv == NULL) {
+		fprintf(stderr, "ipsecgw: control socket: %s\n", msg);
+		goto out_ports;
+	}
+	ctl_set_server(ctl, srv);
 	if (dp_ports_start(&gw) != 0)
 		goto out_ports;
 
@@ -255,7 +281,7 @@ main(int argc, char **argv)
 	for (w = 0; w < gw.nworkers; w++)
 		rte_eal_remote_launch(dp_worker_main, gw.lc[w],
 				      gw.lc[w]->lcore_id);
-	wait_for_exit(&gw, opt.idle_exit_ms);
+	control_loop(&gw, ctl, srv, opt.idle_exit_ms);
 	rte_eal_mp_wait_lcore();
 	ran = true;
 	status = 0;
@@ -280,6 +306,8 @@ out_ports:
 			status = 1;
 		}
 	}
+	server_close(srv);
+	ctl_free(ctl);
 	dp_destroy(&gw);
 out_eal:
 	rte_eal_cleanup();

@@ -6,6 +6,7 @@
 #include <rte_hash.h>
 #include <rte_jhash.h>
 #include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
 
 #include "dataplane/neigh.h"
 
@@ -15,6 +16,7 @@ struct neigh_table {
 	uint32_t *free_idx;		/* stack of unused entries */
 	uint32_t nfree;
 	uint32_t max;
+	bool rcu;
 };
 
 struct neigh_table *
@@ -103,11 +105,35 @@ neigh_add(struct neigh_table *t, const struct neigh_key *k,
 	return 0;
 }
 
+/* Called by the hash once no reader can hold the entry any more. */
+static void
+neigh_entry_free(void *p, void *data)
+{
+	struct neigh_table *t = p;
+
+	t->free_idx[t->nfree++] =
+		(uint32_t)((struct neigh_entry *)data - t->entries);
+}
+
+int
+neigh_rcu_attach(struct neigh_table *t, struct rte_rcu_qsbr *v)
+{
+	struct rte_hash_rcu_config c = {
+		.v = v,
+		.mode = RTE_HASH_QSBR_MODE_SYNC,
+		.key_data_ptr = t,
+		.free_key_data_func = neigh_entry_free,
+	};
+
+	t->rcu = true;
+	return rte_hash_rcu_qsbr_add(t->h, &c);
+}
+
 /*
  * With lock-free readers the hash keeps a deleted key's slot until it is
- * freed by position, and the entry must outlive any reader.  Today nothing
- * deletes while workers run (static entries only); when ARP expiry and the
- * control socket arrive, the free below moves behind an RCU grace period.
+ * freed by position, and the entry must outlive any reader: with RCU
+ * attached the hash waits for a grace period and calls neigh_entry_free;
+ * without (no worker runs) both are freed here.
  */
 int
 neigh_del(struct neigh_table *t, const struct neigh_key *k)
@@ -120,9 +146,23 @@ neigh_del(struct neigh_table *t, const struct neigh_key *k)
 	pos = rte_hash_del_key(t->h, k);
 	if (pos < 0)
 		return pos;
+	if (t->rcu)
+		return 0;
 	rte_hash_free_key_with_position(t->h, pos);
-	t->free_idx[t->nfree++] =
-		(uint32_t)((struct neigh_entry *)data - t->entries);
+	neigh_entry_free(t, data);
+	return 0;
+}
+
+int
+neigh_iterate(const struct neigh_table *t, uint32_t *next,
+	      const struct neigh_entry **e)
+{
+	const void *key;
+	void *data;
+
+	if (rte_hash_iterate(t->h, &key, &data, next) < 0)
+		return -ENOENT;
+	*e = data;
 	return 0;
 }
 

@@ -2,10 +2,11 @@
 /*
  * The neighbor table: (port, IP address) -> link-layer address.
  *
- * Today it holds the static entries of the configuration; ARP and ND fill
- * it in a later issue.  The hash is created for lock-free concurrent
- * reads, so that the control thread can add entries while workers look
- * them up.
+ * Today it holds static entries, from the configuration and the control
+ * socket; ARP and ND fill it in a later issue.  The hash is created for
+ * lock-free concurrent reads, so that the control thread can add and
+ * delete entries while workers look them up (deletes wait for an RCU
+ * grace period once neigh_rcu_attach has been called).
  */
 #ifndef IPSECGW_NEIGH_H
 #define IPSECGW_NEIGH_H
@@ -29,6 +30,7 @@ struct neigh_entry {
 };
 
 struct neigh_table;
+struct rte_rcu_qsbr;
 
 /* neigh.c APIs: */
 struct neigh_table *neigh_table_create(const char *name, uint32_t max,
@@ -44,5 +46,10 @@ int neigh_del(struct neigh_table *t, const struct neigh_key *k);
 const struct neigh_entry *neigh_lookup(const struct neigh_table *t,
 				       const struct neigh_key *k);
 uint32_t neigh_count(const struct neigh_table *t);
+int neigh_rcu_attach(struct neigh_table *t, struct rte_rcu_qsbr *v);
+/* Walk the entries: *next starts at 0; -ENOENT at the end.  Control
+ * thread only. */
+int neigh_iterate(const struct neigh_table *t, uint32_t *next,
+		  const struct neigh_entry **e);
 
 #endif /* IPSECGW_NEIGH_H */

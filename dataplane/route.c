@@ -8,13 +8,29 @@
 #include <rte_lpm.h>
 #include <rte_lpm6.h>
 #include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
 
 #include "dataplane/route.h"
 
+/*
+ * Changes while workers read (see route.h):
+ *  - rte_lpm is made for one writer and lock-free readers: an entry
+ *    changes with one atomic store, and the tbl8 groups it frees are
+ *    reclaimed after a grace period once the QSBR variable is attached;
+ *  - rte_lpm6 rebuilds its whole table on a delete, so a reader could
+ *    find nothing in the middle.  There are two of them: a change goes
+ *    into the one no worker reads, that one is published, and after a
+ *    grace period the change is made in the other as well;
+ *  - a next hop entry never changes while a route uses it; when the last
+ *    route lets go of it, it is not reused before a grace period.
+ */
 struct fib {
 	struct rte_lpm *lpm4;
-	struct rte_lpm6 *lpm6;
+	struct rte_lpm6 *lpm6[2];
+	uint32_t cur6;		/* the rte_lpm6 workers read */
+	struct rte_rcu_qsbr *qsbr;	/* NULL: no concurrent readers */
 	struct nexthop *nh;	/* nh[0] is never used: refs pin it */
+	uint64_t *nh_token;	/* grace period an unused entry waits for */
 	uint32_t max_nh;
 	uint32_t used_nh;
 	/*
@@ -38,7 +54,9 @@ fib_create(const char *name, uint32_t max_v4, uint32_t max_v6,
 	fib->max_nh = max_nexthops;
 	fib->nh = rte_calloc_socket("fib_nh", max_nexthops,
 				    sizeof(*fib->nh), 0, socket);
-	if (fib->nh == NULL)
+	fib->nh_token = rte_calloc_socket("fib_nh_token", max_nexthops,
+					  sizeof(*fib->nh_token), 0, socket);
+	if (fib->nh == NULL || fib->nh_token == NULL)
 		goto fail;
 
 	/*
@@ -59,9 +77,11 @@ fib_create(const char *name, uint32_t max_v4, uint32_t max_v6,
 		.max_rules = max_v6,
 		.number_tbl8s = 1 << 14,
 	};
-	snprintf(n, sizeof(n), "%s_v6", name);
-	fib->lpm6 = rte_lpm6_create(n, socket, &c6);
-	if (fib->lpm6 == NULL)
+	snprintf(n, sizeof(n), "%s_v6a", name);
+	fib->lpm6[0] = rte_lpm6_create(n, socket, &c6);
+	snprintf(n, sizeof(n), "%s_v6b", name);
+	fib->lpm6[1] = rte_lpm6_create(n, socket, &c6);
+	if (fib->lpm6[0] == NULL || fib->lpm6[1] == NULL)
 		goto fail;
 	return fib;
 fail:
@@ -75,9 +95,27 @@ fib_free(struct fib *fib)
 	if (fib == NULL)
 		return;
 	rte_lpm_free(fib->lpm4);
-	rte_lpm6_free(fib->lpm6);
+	rte_lpm6_free(fib->lpm6[0]);
+	rte_lpm6_free(fib->lpm6[1]);
 	rte_free(fib->nh);
+	rte_free(fib->nh_token);
 	rte_free(fib);
+}
+
+int
+fib_rcu_attach(struct fib *fib, struct rte_rcu_qsbr *v)
+{
+	struct rte_lpm_rcu_config rc = { .v = v, .mode = RTE_LPM_QSBR_MODE_DQ };
+
+	fib->qsbr = v;
+	return rte_lpm_rcu_qsbr_add(fib->lpm4, &rc);
+}
+
+static void
+fib_sync(struct fib *fib)
+{
+	if (fib->qsbr != NULL)
+		rte_rcu_qsbr_synchronize(fib->qsbr, RTE_QSBR_THRID_INVALID);
 }
 
 static bool
@@ -103,7 +141,10 @@ nh_get(struct fib *fib, const struct nexthop *nh)
 
 	for (i = 1; i < fib->max_nh; i++) {
 		if (fib->nh[i].refs == 0) {
-			if (free_slot == 0)
+			/* a worker may still hold an entry just let go */
+			if (free_slot == 0 && (fib->nh_token[i] == 0 ||
+			    fib->qsbr == NULL || rte_rcu_qsbr_check(fib->qsbr,
+					fib->nh_token[i], false) == 1))
 				free_slot = i;
 			continue;
 		}
@@ -125,8 +166,11 @@ nh_put(struct fib *fib, uint32_t i)
 {
 	if (i == 0 || i >= fib->max_nh || fib->nh[i].refs == 0)
 		return;
-	if (--fib->nh[i].refs == 0)
+	if (--fib->nh[i].refs == 0) {
 		fib->used_nh--;
+		if (fib->qsbr != NULL)
+			fib->nh_token[i] = rte_rcu_qsbr_start(fib->qsbr);
+	}
 }
 
 static uint32_t
@@ -151,11 +195,44 @@ fib_current(struct fib *fib, const struct cfg_prefix *p)
 					    &cur) != 1)
 			return 0;
 	} else {
-		if (rte_lpm6_is_rule_present(fib->lpm6, p->addr.a, p->len,
-					     &cur) != 1)
+		if (rte_lpm6_is_rule_present(fib->lpm6[fib->cur6], p->addr.a,
+					     p->len, &cur) != 1)
 			return 0;
 	}
 	return cur;
+}
+
+static int
+lpm6_apply(struct rte_lpm6 *l, const struct cfg_prefix *p, uint32_t idx)
+{
+	if (idx != 0)
+		return rte_lpm6_add(l, p->addr.a, p->len, idx);
+	return rte_lpm6_delete(l, p->addr.a, p->len);
+}
+
+/* Add (idx != 0) or delete a v6 prefix in both tables, readers never
+ * seeing one in the middle of a change. */
+static int
+lpm6_change(struct fib *fib, const struct cfg_prefix *p, uint32_t idx,
+	    uint32_t old)
+{
+	uint32_t cur = fib->cur6;
+	int rc;
+
+	rc = lpm6_apply(fib->lpm6[!cur], p, idx);
+	if (rc < 0)
+		return rc;
+	__atomic_store_n(&fib->cur6, !cur, __ATOMIC_RELEASE);
+	fib_sync(fib);
+	rc = lpm6_apply(fib->lpm6[cur], p, idx);
+	if (rc < 0) {
+		/* the same change in a table with the same rules: cannot
+		 * fail but for memory; put the tables back in step */
+		lpm6_apply(fib->lpm6[!cur], p, old);
+		__atomic_store_n(&fib->cur6, cur, __ATOMIC_RELEASE);
+		fib_sync(fib);
+	}
+	return rc;
 }
 
 int
@@ -171,12 +248,13 @@ fib_add(struct fib *fib, const struct cfg_prefix *p, const struct nexthop *nh)
 		return -ENOSPC;
 	old = fib_current(fib, p);
 	if (p->len == 0) {
-		*(p->addr.family == AF_INET ? &fib->def4 : &fib->def6) = idx;
+		__atomic_store_n(p->addr.family == AF_INET ? &fib->def4 :
+				 &fib->def6, idx, __ATOMIC_RELEASE);
 		rc = 0;
 	} else if (p->addr.family == AF_INET)
 		rc = rte_lpm_add(fib->lpm4, prefix_v4(p), p->len, idx);
 	else
-		rc = rte_lpm6_add(fib->lpm6, p->addr.a, p->len, idx);
+		rc = lpm6_change(fib, p, idx, old);
 	if (rc < 0) {
 		nh_put(fib, idx);
 		return rc;
@@ -194,12 +272,13 @@ fib_del(struct fib *fib, const struct cfg_prefix *p)
 	if (old == 0)
 		return -ENOENT;
 	if (p->len == 0) {
-		*(p->addr.family == AF_INET ? &fib->def4 : &fib->def6) = 0;
+		__atomic_store_n(p->addr.family == AF_INET ? &fib->def4 :
+				 &fib->def6, 0, __ATOMIC_RELEASE);
 		rc = 0;
 	} else if (p->addr.family == AF_INET)
 		rc = rte_lpm_delete(fib->lpm4, prefix_v4(p), p->len);
 	else
-		rc = rte_lpm6_delete(fib->lpm6, p->addr.a, p->len);
+		rc = lpm6_change(fib, p, 0, old);
 	if (rc < 0)
 		return rc;
 	nh_put(fib, old);
@@ -230,7 +309,8 @@ fib_lookup6_bulk(const struct fib *fib, uint8_t (*addrs)[16],
 	int32_t hop[n];
 	unsigned int i;
 
-	rte_lpm6_lookup_bulk_func(fib->lpm6, addrs, hop, n);
+	rte_lpm6_lookup_bulk_func(fib->lpm6[__atomic_load_n(&fib->cur6,
+				  __ATOMIC_ACQUIRE)], addrs, hop, n);
 	for (i = 0; i < n; i++) {
 		uint32_t idx = hop[i] >= 0 ? (uint32_t)hop[i] : fib->def6;
 

@@ -32,11 +32,19 @@ struct nexthop {
 };
 
 struct fib;
+struct rte_rcu_qsbr;
 
 /* route.c APIs: */
 struct fib *fib_create(const char *name, uint32_t max_v4, uint32_t max_v6,
 		       uint32_t max_nexthops, int socket);
 void fib_free(struct fib *fib);
+/*
+ * Workers read while the control thread changes routes: from here on,
+ * fib_add and fib_del leave every lookup seeing a prefix's old or new next
+ * hop, and memory a reader may hold is reused only after a grace period
+ * of v.  fib_del of an IPv6 prefix waits for one.
+ */
+int fib_rcu_attach(struct fib *fib, struct rte_rcu_qsbr *v);
 /* Add or replace the route for a prefix.  Return 0 or a negative errno. */
 int fib_add(struct fib *fib, const struct cfg_prefix *p,
 	    const struct nexthop *nh);

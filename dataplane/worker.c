@@ -13,6 +13,8 @@
 #include <rte_ipsec.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring_elem.h>
 #include <rte_prefetch.h>
 #include <rte_udp.h>
 
@@ -318,8 +320,7 @@ forward_one(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
 	if (unlikely(nh->type == NH_LOCAL)) {
 		uint8_t hlen;
 
-		if (!b->decapped && lc->dp->ipsec != NULL &&
-		    is_esp_for_us(m, family, &hlen)) {
+		if (!b->decapped && is_esp_for_us(m, family, &hlen)) {
 			b->esp_in_hlen[b->nin] = hlen;
 			b->esp_in[b->nin++] = m;
 			return;
@@ -494,6 +495,11 @@ crypto_poll(struct dp_lcore *lc)
 			ipsec_outbound_finish(lc, &b, s, grp[g].m, grp[g].cnt);
 		else
 			ipsec_inbound_finish(lc, &b, s, grp[g].m, grp[g].cnt);
+		/* the last use of s: from here the control thread may free
+		 * it (it waits for this count and a grace period) */
+		__atomic_store_n(&lc->sa_inflight[s->idx],
+				 lc->sa_inflight[s->idx] - grp[g].cnt,
+				 __ATOMIC_RELEASE);
 	}
 	/* an op without a session cannot be: count it, never leak it */
 	for (; grouped < n; grouped++)
@@ -527,10 +533,11 @@ dp_worker_main(void *arg)
 	struct dp_lcore *lc = arg;
 	struct dp *dp = lc->dp;
 	struct rte_mbuf *pkts[DP_BURST];
-	bool lookaside = dp->ipsec != NULL;
 	unsigned int i;
 	uint16_t n;
 
+	rte_rcu_qsbr_thread_register(dp->qsbr, lc->worker);
+	rte_rcu_qsbr_thread_online(dp->qsbr, lc->worker);
 	while (!dp->quit) {
 		for (i = 0; i < lc->nrxq; i++) {
 			const struct dp_rxq *q = &lc->rxq[i];
@@ -541,13 +548,24 @@ dp_worker_main(void *arg)
 			process_burst(lc, q->port, pkts, n);
 			tx_flush_all(lc);
 		}
-		if (lookaside && lc->inflight != 0 && crypto_poll(lc) != 0)
+		if (lc->inflight != 0 && crypto_poll(lc) != 0)
 			tx_flush_all(lc);
+		/* nothing of the tables is held from here to the next burst */
+		rte_rcu_qsbr_quiescent(dp->qsbr, lc->worker);
 	}
 	/* what is still on the crypto device is finished, not lost */
-	if (lookaside)
-		worker_crypto_drain(lc);
+	worker_crypto_drain(lc);
+	rte_rcu_qsbr_thread_offline(dp->qsbr, lc->worker);
+	rte_rcu_qsbr_thread_unregister(dp->qsbr, lc->worker);
 	return 0;
+}
+
+void
+dp_event_post(struct dp_lcore *lc, const struct dp_event *ev)
+{
+	if (rte_ring_mp_enqueue_elem(lc->dp->events, (void *)(uintptr_t)ev,
+				     sizeof(*ev)) != 0)
+		lc->events_lost++;
 }
 
 uint64_t

@@ -18,7 +18,7 @@ eal="-l 0-1 --no-huge -m 512 --no-pci --log-level=*:warning --no-telemetry --fil
 build/ipsecgw $eal \
 	--vdev "net_pcap0,rx_pcap=$out/empty.pcap,tx_pcap=$out/discard0.pcap" \
 	--vdev "net_pcap1,rx_pcap=$out/empty.pcap,tx_pcap=$out/discard1.pcap" \
-	-- -f config/ipsecgw.yaml --idle-exit 100 --stats-json "$out/macs.json" >/dev/null
+	-- -f config/ipsecgw.yaml -S "$out/macs.sock" --idle-exit 100 --stats-json "$out/macs.json" >/dev/null
 macs=$(/usr/bin/python3 -c "import json; p = json.load(open('$out/macs.json'))['ports']; print(p['wan0']['mac'], p['lan0']['mac'])")
 # shellcheck disable=SC2086
 /usr/bin/python3 scripts/sample_traffic.py $macs "$out"
@@ -27,7 +27,7 @@ echo "--- ipsecgw (config/ipsecgw.yaml, wan0 = net_pcap0, lan0 = net_pcap1)"
 build/ipsecgw $eal \
 	--vdev "net_pcap0,rx_pcap=$out/wan0-in.pcap,tx_pcap=$out/wan0-out.pcap" \
 	--vdev "net_pcap1,rx_pcap=$out/lan0-in.pcap,tx_pcap=$out/lan0-out.pcap" \
-	-- -f config/ipsecgw.yaml --idle-exit 300 --stats-json "$out/stats.json"
+	-- -f config/ipsecgw.yaml -S "$out/ipsecgw.sock" --idle-exit 300 --stats-json "$out/stats.json"
 
 for p in wan0 lan0; do
 	echo "--- what ipsecgw sent on $p ($out/$p-out.pcap)"

@@ -30,9 +30,25 @@ def check_no_sanitizer_report(text):
         assert mark not in text, f"sanitizer report:\n{text}"
 
 
+def socket_path(tag="run"):
+    """A control socket path of its own for one gateway (unix socket paths
+    are short: it lives in /tmp, not in pytest's tmp_path)."""
+    return f"/tmp/ipsecgw-test-{os.getpid()}-{next(_seq)}-{tag}.sock"
+
+
+def with_socket(args):
+    """Give a run its own control socket unless the test chose one, so that
+    gateways run side by side."""
+    if "--" in args and "-S" not in args and "--check" not in args:
+        i = args.index("--") + 1
+        args = args[:i] + ["-S", socket_path()] + args[i:]
+    return args
+
+
 def run_ipsecgw(args, timeout=120):
     """Run the binary with args; return the CompletedProcess (text).  EAL's
     runtime directory of the run's --file-prefix is removed afterwards."""
+    args = with_socket(args)
     try:
         p = subprocess.run([str(BIN)] + args, capture_output=True, text=True, timeout=timeout)
     finally:
