@@ -974,7 +974,8 @@ prefix_field(struct jbuf *j, const char *key, const struct cfg_prefix *p)
 }
 
 static void
-iface_json(struct ctl *c, struct jbuf *j, const struct cfg_interface *f)
+iface_json(struct ctl *c, struct jbuf *j, const char *key,
+	   const struct cfg_interface *f)
 {
 	static const char *const dfs[] = { "copy", "clear", "set" };
 	int idx = ipsec_iface_find(c->dp->ipsec, f->name);
@@ -985,7 +986,7 @@ iface_json(struct ctl *c, struct jbuf *j, const struct cfg_interface *f)
 
 	if (idx >= 0)
 		dp_iface_counters(c->dp, (unsigned int)idx, &cnt);
-	jb_obj(j, NULL);
+	jb_obj(j, key);
 	jb_str(j, "name", f->name);
 	if (f->has_tunnel) {
 		jb_obj(j, "tunnel");
@@ -1336,7 +1337,7 @@ op_interface_add(struct req *r)
 	if (req_commit(r, &next, NULL) != 0)
 		return -1;
 	idx = (int)r->c->run.ninterfaces - 1;
-	iface_json(r->c, r->out, &r->c->run.interfaces[idx]);
+	iface_json(r->c, r->out, "interface", &r->c->run.interfaces[idx]);
 	return 0;
 }
 
@@ -1414,7 +1415,7 @@ op_interface_set(struct req *r)
 	}
 	if (req_commit(r, &next, NULL) != 0)
 		return -1;
-	iface_json(r->c, r->out, cfg_interface_find(&r->c->run, name));
+	iface_json(r->c, r->out, "interface", cfg_interface_find(&r->c->run, name));
 	return 0;
 }
 
@@ -1456,7 +1457,7 @@ op_interface_list(struct req *r)
 
 	jb_arr(r->out, "interfaces");
 	for (i = 0; i < r->c->run.ninterfaces; i++)
-		iface_json(r->c, r->out, &r->c->run.interfaces[i]);
+		iface_json(r->c, r->out, NULL, &r->c->run.interfaces[i]);
 	jb_end(r->out);
 	return 0;
 }

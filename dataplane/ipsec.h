@@ -63,6 +63,7 @@ struct ipsec_sa_use {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t last_used;		/* unix seconds; 0: never */
+	uint64_t mapping_last;		/* second of the last mapping event */
 	uint16_t peer_port;		/* NAT-T: the remote's source port */
 	uint8_t state;			/* enum ipsec_sa_state */
 } __rte_cache_aligned;

@@ -240,19 +240,22 @@ replay_accept(struct replay_win *r, uint32_t low, bool esn)
 
 /*
  * An authenticated NAT-T packet from another source port than before: the
- * NAT's mapping changed, and the IKE daemon is to hear of it.  The first
- * packet only records the port.
+ * NAT's mapping changed, and the IKE daemon is to hear of it, at most once
+ * a second per SA (a peer flapping between two ports must not flood it).
+ * The first packet only records the port.
  */
 static void
 peer_moved(struct dp_lcore *lc, struct ipsec_sa *s, uint16_t port)
 {
 	struct dp_event ev = { .type = DP_EV_MAPPING };
+	uint64_t now = lc->dp->now;
 
 	ev.port_old = s->use.peer_port;
 	ev.port_new = port;
 	s->use.peer_port = port;
-	if (ev.port_old == 0)
+	if (ev.port_old == 0 || s->use.mapping_last == now)
 		return;
+	s->use.mapping_last = now;
 	ev.idx = s->idx;
 	ev.gen = s->gen;
 	dp_event_post(lc, &ev);

@@ -145,3 +145,121 @@ def macs(tmp_path_factory):
     config = "ports:\n" + "".join(f"  {n}: {{ port: {i} }}\n" for i, n in enumerate(names))
     r = gw.run(config, {}, ports=names, idle_ms=50)
     return [r.port(n)["mac"] for n in names]
+
+
+class Live:
+    """A gateway that keeps running while a test talks to its control
+    socket.  Ports are net_pcap; a port's input may loop for ever
+    (infinite_rx) to keep traffic flowing.  stop() ends it with SIGTERM and
+    checks what every run must hold (clean exit, no sanitizer report, every
+    mbuf back)."""
+
+    def __init__(self, tmp_path, config, inputs=None, ports=("wan0", "lan0"), lcores="0-1",
+                 loop=(), capture=True):
+        self.dir = tmp_path / f"live{next(_seq)}"
+        self.dir.mkdir()
+        self.cfg = self.dir / "ipsecgw.yaml"
+        self.cfg.write_text(config)
+        self.sock = socket_path("live")
+        self.stats_path = self.dir / "stats.json"
+        self.outs = {}
+        args = eal_args(f"live-{self.dir.parent.name}-{self.dir.name}", lcores)
+        self.prefix = args[args.index("--file-prefix") + 1]
+        for i, name in enumerate(ports):
+            rx, tx = self.dir / f"{name}-in.pcap", self.dir / f"{name}-out.pcap"
+            wrpcap(str(rx), (inputs or {}).get(name, []), linktype=1)
+            dev = f"net_pcap{i},rx_pcap={rx}"
+            if name in loop:
+                dev += ",infinite_rx=1"
+            if capture:
+                dev += f",tx_pcap={tx}"
+                self.outs[name] = tx
+            args += ["--vdev", dev]
+        args += ["--", "-f", str(self.cfg), "-S", self.sock, "--stats-json", str(self.stats_path)]
+        self.log = open(self.dir / "stderr.txt", "w+")
+        self.proc = subprocess.Popen([str(BIN)] + args, stdout=subprocess.PIPE, stderr=self.log,
+                                     text=True)
+        self.conn = None
+        self._wait_ready()
+
+    def _wait_ready(self):
+        import socket as so
+        import time
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise AssertionError(f"ipsecgw exited {self.proc.returncode}:\n{self.log.read()}")
+            try:
+                s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+                s.connect(self.sock)
+                self.conn = s
+                self.rfile = s.makefile("r")
+                return
+            except OSError:
+                s.close()
+                time.sleep(0.05)
+        raise AssertionError("ipsecgw's control socket never appeared")
+
+    def connect(self):
+        """Another client connection: (socket, line reader)."""
+        import socket as so
+        s = so.socket(so.AF_UNIX, so.SOCK_STREAM)
+        s.connect(self.sock)
+        return s, s.makefile("r")
+
+    def raw(self, line, conn=None):
+        s, f = conn or (self.conn, self.rfile)
+        s.sendall(line.encode() + b"\n")
+        reply = f.readline()
+        assert reply.endswith("\n"), f"no reply line to {line!r}: {reply!r}"
+        return json.loads(reply)
+
+    def req(self, op, **fields):
+        return self.raw(json.dumps({"op": op, **fields}))
+
+    def ok(self, op, **fields):
+        r = self.req(op, **fields)
+        assert r["ok"] is True, f"{op} {fields}: {r}"
+        return r
+
+    def stop(self, expect_rc=0):
+        import signal
+        if self.conn is not None:
+            self.conn.close()
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=120)
+        self.stdout = out
+        self.log.seek(0)
+        err = self.log.read()
+        self.log.close()
+        shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
+        check_no_sanitizer_report(err)
+        assert self.proc.returncode == expect_rc, f"ipsecgw exited {self.proc.returncode}:\n{err}"
+        assert not os.path.exists(self.sock), "the socket file outlived the gateway"
+        self.stats = json.loads(self.stats_path.read_text())
+        mb = self.stats["mbufs"]
+        assert mb["in_use_at_exit"] == 0, f"mbufs not returned: {mb}"
+        self.stderr = err
+        return self.stats
+
+    def out(self, name):
+        return read_pcap(self.outs[name])
+
+
+@pytest.fixture
+def live(tmp_path):
+    """live(config, ...) starts a Live gateway; every one is stopped (and
+    checked) at the end of the test, even when the test fails."""
+    started = []
+
+    def start(config, **kw):
+        g = Live(tmp_path, config, **kw)
+        started.append(g)
+        return g
+    yield start
+    for g in started:
+        if g.proc.poll() is None:
+            g.proc.kill()
+            g.proc.wait()
+            shutil.rmtree(f"/var/run/dpdk/{g.prefix}", ignore_errors=True)
