@@ -216,7 +216,13 @@ sa_create(struct dp *dp, const struct cfg_sa *c, const struct ipsec_iface *ifc,
 
 	memset(&prm, 0, sizeof(prm));
 	prm.userdata = (uintptr_t)s;
-	if (dp->nworkers > 1)
+	/*
+	 * Outbound sequence numbers are taken atomically by workers sharing
+	 * the SA.  Inbound prepare and process run under the SA's lock
+	 * already, and librte_ipsec 22.11's atomic replay state crashes with
+	 * a window of 0 (it has no replay buckets then): no flag inbound.
+	 */
+	if (dp->nworkers > 1 && c->outbound)
 		prm.flags = RTE_IPSEC_SAFLAG_SQN_ATOM;
 	prm.ipsec_xform.spi = c->spi;
 	prm.ipsec_xform.salt = sa_salt(c);

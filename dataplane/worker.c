@@ -546,6 +546,15 @@ dp_worker_main(void *arg)
 			if (n == 0)
 				continue;
 			process_burst(lc, q->port, pkts, n);
+			/*
+			 * Take back from the crypto device what it has done
+			 * before receiving more: a worker that received faster
+			 * than it dequeued would fill the device's queue and
+			 * drop (crypto-busy) instead of leaving the excess in
+			 * the NIC's queue.
+			 */
+			while (lc->inflight != 0 && crypto_poll(lc) == DP_BURST)
+				;
 			tx_flush_all(lc);
 		}
 		if (lc->inflight != 0 && crypto_poll(lc) != 0)
