@@ -17,10 +17,12 @@
  *  - rte_lpm is made for one writer and lock-free readers: an entry
  *    changes with one atomic store, and the tbl8 groups it frees are
  *    reclaimed after a grace period once the QSBR variable is attached;
- *  - rte_lpm6 rebuilds its whole table on a delete, so a reader could
- *    find nothing in the middle.  There are two of them: a change goes
- *    into the one no worker reads, that one is published, and after a
- *    grace period the change is made in the other as well;
+ *  - rte_lpm6 (22.11) has no RCU hook: a delete frees tbl8 groups at
+ *    once, and the next add may reuse one that a reader is still walking
+ *    (it would then find another prefix's next hop).  So there are two of
+ *    them: a change goes into the one no worker reads, that one is
+ *    published, and after a grace period the change is made in the other
+ *    as well;
  *  - a next hop entry never changes while a route uses it; when the last
  *    route lets go of it, it is not reused before a grace period.
  */

@@ -42,7 +42,7 @@ void fib_free(struct fib *fib);
  * Workers read while the control thread changes routes: from here on,
  * fib_add and fib_del leave every lookup seeing a prefix's old or new next
  * hop, and memory a reader may hold is reused only after a grace period
- * of v.  fib_del of an IPv6 prefix waits for one.
+ * of v.  A change of an IPv6 prefix waits for one.
  */
 int fib_rcu_attach(struct fib *fib, struct rte_rcu_qsbr *v);
 /* Add or replace the route for a prefix.  Return 0 or a negative errno. */
