@@ -1412,7 +1412,7 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 	enum {
 		S_SPI, S_SRC, S_DST, S_REQID, S_INTERFACE, S_AEAD, S_KEY,
 		S_ENC, S_ENC_KEY, S_AUTH, S_AUTH_KEY, S_ESN, S_REPLAY,
-		S_LIFETIME, S_N
+		S_LIFETIME, S_SEQ, S_N
 	};
 	static const char *const keys[] = {
 		[S_SPI] = "spi", [S_SRC] = "src", [S_DST] = "dst",
@@ -1421,7 +1421,7 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 		[S_ENC_KEY] = "enc-key", [S_AUTH] = "auth",
 		[S_AUTH_KEY] = "auth-key", [S_ESN] = "esn",
 		[S_REPLAY] = "replay-window", [S_LIFETIME] = "lifetime",
-		[S_N] = NULL,
+		[S_SEQ] = "seq", [S_N] = NULL,
 	};
 	yaml_node_t *v[S_N + 1];
 	unsigned int before = ctx->err->count;
@@ -1567,6 +1567,14 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 		out->replay_window = (uint32_t)n;
 	if (v[S_LIFETIME] != NULL)
 		cfg_parse_lifetime(ctx, v[S_LIFETIME], out);
+	/* the last sequence number sent: 32 bits without ESN, 64 with */
+	if (v[S_SEQ] != NULL &&
+	    cfg_parse_uint(ctx, v[S_SEQ], out->esn ? "seq (with esn)" :
+			   "seq (without esn)", 0,
+			   out->esn ? UINT64_MAX - 1 : UINT32_MAX, &n) == 0) {
+		out->seq = n;
+		out->has_seq = true;
+	}
 
 	if (ctx->err->count == before)
 		return 0;
@@ -1898,8 +1906,12 @@ static void cfg_validate_sas(struct cfg *cfg, struct cfg_err *err,
 			    cfg_addr_eq(&sa->dst, &f->remote))
 				sa->outbound = true;
 			else if (cfg_addr_eq(&sa->src, &f->remote) &&
-				 cfg_addr_eq(&sa->dst, &f->local))
+				 cfg_addr_eq(&sa->dst, &f->local)) {
 				sa->outbound = false;
+				if (sa->has_seq)
+					cfg_verr(err, &sa->pos, where,
+						 "seq is the sequence number an outbound SA sent last; this SA is inbound");
+			}
 			else
 				cfg_verr(err, &sa->pos, where,
 					 "src %s dst %s matches neither direction of interfaces.%s's tunnel (%s -> %s)",

@@ -182,6 +182,11 @@ struct cfg_sa {
 	uint32_t replay_window;		/* default 1024; 0 = off */
 	struct cfg_lifetime soft;
 	struct cfg_lifetime hard;
+	/* outbound: the last sequence number sent (0: none yet); the next
+	 * packet carries seq + 1.  For an SA taken over from another gateway
+	 * (high availability), and for tests near 2^32. */
+	bool has_seq;
+	uint64_t seq;
 	bool outbound;			/* set by cfg_validate: src == local */
 	struct cfg_pos pos;
 };

@@ -84,7 +84,7 @@ dp_sa_counters(const struct dp *dp, unsigned int idx,
 		out->replay += c->replay;
 		/* outbound: a sum over workers; inbound: the highest */
 		if (dp->ipsec->sas[idx].outbound)
-			out->seq += c->seq;
+			out->seq += c->seq + (w == 0 ? dp->ipsec->sas[idx].seq_base : 0);
 		else if (c->seq > out->seq)
 			out->seq = c->seq;
 	}

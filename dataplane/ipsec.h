@@ -101,6 +101,7 @@ struct ipsec_sa {
 	bool limited;
 	uint64_t soft_packets, soft_bytes, hard_packets, hard_bytes;
 	uint64_t added;			/* unix seconds */
+	uint64_t seq_base;		/* outbound: the seq it started after */
 	struct ipsec_sa_use use;
 	struct cfg_addr src;
 	struct cfg_addr dst;

@@ -227,6 +227,10 @@ sa_create(struct dp *dp, const struct cfg_sa *c, const struct ipsec_iface *ifc,
 	prm.ipsec_xform.spi = c->spi;
 	prm.ipsec_xform.salt = sa_salt(c);
 	prm.ipsec_xform.options.esn = c->esn;
+	/* librte_ipsec takes the next number to send */
+	if (c->outbound)
+		prm.ipsec_xform.esn.value = c->seq + 1;
+	s->seq_base = c->outbound ? c->seq : 0;
 	/* inbound: the UDP header is part of l3_len (ipsec_in.c) */
 	prm.ipsec_xform.options.udp_encap = ifc->nat_t && c->outbound;
 	prm.ipsec_xform.udp.sport = NATT_PORT;

@@ -254,6 +254,7 @@ class SaSpec:
     seed: int
     esn: bool = False
     replay_window: int = None
+    seq: int = None                 # outbound: the last sequence number sent
 
     def yaml(self, iface="ipsec0"):
         s = f"  - {{ spi: {self.spi:#x}, src: \"{self.src}\", dst: \"{self.dst}\", " \
@@ -262,6 +263,8 @@ class SaSpec:
             s += ", esn: true"
         if self.replay_window is not None:
             s += f", replay-window: {self.replay_window}"
+        if self.seq is not None:
+            s += f", seq: {self.seq:#x}"
         return s + " }\n"
 
 
@@ -398,6 +401,7 @@ class Tunnel:
     df: str = None
     esn: bool = False
     replay_window: int = None
+    out_seq: int = None
     with_out_sa: bool = True
     with_in_sa: bool = True
     extra_routes: list = field(default_factory=list)
@@ -405,7 +409,7 @@ class Tunnel:
     def __post_init__(self):
         self.local, self.remote = LOCAL[self.outer], REMOTE[self.outer]
         self.out_sa = SaSpec(SPI_OUT, self.local, self.remote, self.suite, seed=1,
-                             esn=self.esn, replay_window=self.replay_window)
+                             esn=self.esn, replay_window=self.replay_window, seq=self.out_seq)
         self.in_sa = SaSpec(SPI_IN, self.remote, self.local, self.suite, seed=2,
                             esn=self.esn, replay_window=self.replay_window)
 

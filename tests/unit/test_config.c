@@ -596,6 +596,13 @@ static void test_errors_values(void)
 			"    auth: hmac-md5\n"
 			"    auth-key: 0x0102030405060708090a0b0c0d0e0f10\n",
 		   2, "12:11", "auth: unknown algorithm 'hmac-md5'");
+	expect_err("seq past 32 bits without esn",
+		   BASE SA_GOOD "    seq: 0x100000000\n", 1, "12:10",
+		   "seq (without esn): 0x100000000 is out of range (0..4294967295)");
+	expect_err("seq on an inbound SA",
+		   BASE "sas:\n  - spi: 10000\n    src: 192.168.0.2\n"
+		   "    dst: 192.168.0.1\n" SA_IF SA_AEAD SA_KEY "    seq: 5\n",
+		   1, "6:5", "seq is the sequence number an outbound SA sent last");
 	expect_err("bad boolean", BASE SA_GOOD "    esn: maybe\n", 1, "12:10",
 		   "esn: expected true or false (or yes/no, on/off), got 'maybe'");
 	expect_err("number out of range: spi too small",
