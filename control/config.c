@@ -1412,7 +1412,7 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 	enum {
 		S_SPI, S_SRC, S_DST, S_REQID, S_INTERFACE, S_AEAD, S_KEY,
 		S_ENC, S_ENC_KEY, S_AUTH, S_AUTH_KEY, S_ESN, S_REPLAY,
-		S_LIFETIME, S_SEQ, S_N
+		S_LIFETIME, S_SEQ, S_NATT_PORT, S_N
 	};
 	static const char *const keys[] = {
 		[S_SPI] = "spi", [S_SRC] = "src", [S_DST] = "dst",
@@ -1421,7 +1421,7 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 		[S_ENC_KEY] = "enc-key", [S_AUTH] = "auth",
 		[S_AUTH_KEY] = "auth-key", [S_ESN] = "esn",
 		[S_REPLAY] = "replay-window", [S_LIFETIME] = "lifetime",
-		[S_SEQ] = "seq", [S_N] = NULL,
+		[S_SEQ] = "seq", [S_NATT_PORT] = "nat-t-port", [S_N] = NULL,
 	};
 	yaml_node_t *v[S_N + 1];
 	unsigned int before = ctx->err->count;
@@ -1575,6 +1575,10 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 		out->seq = n;
 		out->has_seq = true;
 	}
+
+	if (v[S_NATT_PORT] != NULL &&
+	    cfg_parse_uint(ctx, v[S_NATT_PORT], "nat-t-port", 1, 65535, &n) == 0)
+		out->natt_port = (uint16_t)n;
 
 	if (ctx->err->count == before)
 		return 0;

@@ -187,6 +187,10 @@ struct cfg_sa {
 	 * (high availability), and for tests near 2^32. */
 	bool has_seq;
 	uint64_t seq;
+	/* NAT-T: the remote's UDP port (0: 4500), as IKE found it through a
+	 * NAT; outbound sends to it, inbound expects it (another is a
+	 * `mapping` event) */
+	uint16_t natt_port;
 	bool outbound;			/* set by cfg_validate: src == local */
 	struct cfg_pos pos;
 };

@@ -633,10 +633,12 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 		struct ipsec_sa *s;
 
 		if (kept[i]) {
-			if (!lifetime_same(o, n)) {
-				s = ipsec_sa_find(dp->ipsec, n->spi, &n->dst);
-				if (s != NULL)
+			s = ipsec_sa_find(dp->ipsec, n->spi, &n->dst);
+			if (!lifetime_same(o, n) || o->natt_port != n->natt_port) {
+				if (s != NULL) {
 					ipsec_sa_set_lifetime(s, &n->soft, &n->hard);
+					ipsec_sa_set_natt_port(s, n->natt_port);
+				}
 				ch->changed[CH_SA]++;
 			}
 			done[o - c->run.sas] = true;
@@ -948,6 +950,7 @@ sa_json(struct ctl *c, struct jbuf *j, const char *key, const struct cfg_sa *sa)
 	}
 	jb_bool(j, "esn", sa->esn);
 	jb_u64(j, "replay-window", sa->replay_window);
+	jb_u64(j, "nat-t-port", sa->natt_port ? sa->natt_port : 4500);
 	jb_obj(j, "lifetime");
 	lifetime_json(j, "soft", &sa->soft);
 	lifetime_json(j, "hard", &sa->hard);
@@ -1206,24 +1209,37 @@ static int
 op_sa_update(struct req *r)
 {
 	static const char *const keys[] = { "op", "spi", "dst", "src",
-					    "lifetime", NULL };
+					    "lifetime", "nat-t-port", NULL };
 	struct cfg_sa *sa = req_sa(r, keys), upd;
 	struct ipsec_sa *s;
-	yaml_node_t *lt = req_get(r, "lifetime");
+	yaml_node_t *lt = req_get(r, "lifetime"), *np = req_get(r, "nat-t-port");
 	struct dp_sa_counters sc;
+	uint64_t port = 0;
 
 	if (sa == NULL)
 		return -1;
-	if (lt == NULL) {
-		req_fail(r, "sa-update changes lifetime; nothing to do");
+	if (lt == NULL && np == NULL) {
+		req_fail(r, "sa-update changes lifetime and nat-t-port; neither is given");
 		return -1;
 	}
 	memset(&upd, 0, sizeof(upd));
-	if (cfg_parse_lifetime(&r->ctx, lt, &upd) != 0)
+	if ((lt != NULL && cfg_parse_lifetime(&r->ctx, lt, &upd) != 0) ||
+	    (np != NULL && cfg_parse_uint(&r->ctx, np, "nat-t-port", 1, 65535,
+					  &port) != 0))
 		return -1;
+	s = ipsec_sa_find(r->c->dp->ipsec, sa->spi, &sa->dst);
+	if (np != NULL) {
+		/* a NAT's new mapping, as a `mapping` event told */
+		sa->natt_port = (uint16_t)port;
+		if (s != NULL)
+			ipsec_sa_set_natt_port(s, sa->natt_port);
+	}
+	if (lt == NULL) {
+		sa_json(r->c, r->out, "sa", sa);
+		return 0;
+	}
 	sa->soft = upd.soft;
 	sa->hard = upd.hard;
-	s = ipsec_sa_find(r->c->dp->ipsec, sa->spi, &sa->dst);
 	if (s != NULL) {
 		/* limits count from the SA's start, not from now */
 		dp_sa_counters(r->c->dp, s->idx, &sc);

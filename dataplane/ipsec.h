@@ -102,6 +102,7 @@ struct ipsec_sa {
 	uint64_t soft_packets, soft_bytes, hard_packets, hard_bytes;
 	uint64_t added;			/* unix seconds */
 	uint64_t seq_base;		/* outbound: the seq it started after */
+	rte_be16_t natt_dport;		/* outbound NAT-T: the remote's port */
 	struct ipsec_sa_use use;
 	struct cfg_addr src;
 	struct cfg_addr dst;
@@ -242,6 +243,8 @@ void ipsec_sa_delete(struct dp *dp, struct ipsec_sa *s);
 void ipsec_sa_publish_other(struct dp *dp, struct ipsec_sa *s);
 void ipsec_sa_set_lifetime(struct ipsec_sa *s, const struct cfg_lifetime *soft,
 			   const struct cfg_lifetime *hard);
+/* NAT-T: where an outbound SA sends, whence an inbound SA expects (0: 4500). */
+void ipsec_sa_set_natt_port(struct ipsec_sa *s, uint16_t port);
 struct ipsec_sa *ipsec_sa_find(const struct ipsec_ctx *ic, uint32_t spi,
 			       const struct cfg_addr *dst);
 /* Switch an SA object to an inner family (AF_INET or AF_INET6). */

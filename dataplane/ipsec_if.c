@@ -231,6 +231,7 @@ sa_create(struct dp *dp, const struct cfg_sa *c, const struct ipsec_iface *ifc,
 	if (c->outbound)
 		prm.ipsec_xform.esn.value = c->seq + 1;
 	s->seq_base = c->outbound ? c->seq : 0;
+	ipsec_sa_set_natt_port(s, c->natt_port);
 	/* inbound: the UDP header is part of l3_len (ipsec_in.c) */
 	prm.ipsec_xform.options.udp_encap = ifc->nat_t && c->outbound;
 	prm.ipsec_xform.udp.sport = NATT_PORT;
@@ -514,6 +515,17 @@ ipsec_iface_del(struct dp *dp, uint16_t ifidx)
 		memset(&dp->lc[w]->ifcnt[ifidx], 0,
 		       sizeof(dp->lc[w]->ifcnt[ifidx]));
 	ic->nifs--;
+}
+
+void
+ipsec_sa_set_natt_port(struct ipsec_sa *s, uint16_t port)
+{
+	port = port != 0 ? port : NATT_PORT;
+	if (s->outbound)
+		__atomic_store_n(&s->natt_dport, rte_cpu_to_be_16(port),
+				 __ATOMIC_RELAXED);
+	else
+		s->use.peer_port = port;
 }
 
 void

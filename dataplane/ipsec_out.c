@@ -22,7 +22,7 @@
 #define IPV4_DF RTE_BE16(RTE_IPV4_HDR_DF_FLAG)
 
 static void
-outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m)
+outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m, rte_be16_t dport)
 {
 	const struct ipsec_meta *in = ipsec_meta(m);
 	uint8_t tos = (in->tos & 0xfc) | (f->ecn ? (in->tos & 0x03) : 0);
@@ -37,6 +37,7 @@ outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m)
 
 		udp->dgram_len = rte_cpu_to_be_16(rte_pktmbuf_pkt_len(m) -
 			sizeof(struct rte_ether_hdr) - l3);
+		udp->dst_port = dport;
 		udp->dgram_cksum = 0;
 	}
 	if (f->family == AF_INET) {
@@ -134,7 +135,7 @@ ipsec_outbound_finish(struct dp_lcore *lc, struct burst *b,
 		return;
 	}
 	for (i = 0; i < done; i++) {
-		outer_fixup(f, mb[i]);
+		outer_fixup(f, mb[i], s->natt_dport);
 		worker_send_l3(lc, b, c, mb[i], nh, f->family, f->remote,
 			       rte_pktmbuf_pkt_len(mb[i]) -
 			       sizeof(struct rte_ether_hdr));

@@ -181,6 +181,12 @@ def test_mapping_event_when_nat_port_changes(live, macs):
     assert ev["spi"] == t.in_sa.spi and ev["interface"] == "ipsec0" and ev["dst"] == "192.168.0.1"
     ports = {ev["old"]["port"], ev["new"]["port"]}
     assert ports == {4500, 31000} and ev["new"]["address"] == "192.168.0.2"
+    # what a daemon does next: move both SAs to the new mapping
+    for spi, dst in ((t.out_sa.spi, t.remote), (t.in_sa.spi, t.local)):
+        r = g.ok("sa-update", spi=spi, dst=dst, **{"nat-t-port": ev["new"]["port"]})
+        assert r["sa"]["nat-t-port"] == ev["new"]["port"]
+    r = g.req("sa-update", spi=t.out_sa.spi, dst=t.remote, **{"nat-t-port": 0})
+    assert not r["ok"] and "nat-t-port" in r["error"]
     g.stop()
 
 

@@ -231,6 +231,22 @@ def test_natt_both_ways(gateway, macs, suite):
     assert_drops(r, {})
 
 
+def test_natt_port_of_a_nated_peer(gateway, macs):
+    """nat-t-port: the peer's translated port, as IKE found it; outbound ESP
+    goes to it (from 4500), and Scapy opens it."""
+    wan, lan = macs[0], macs[1]
+    t = Tunnel(nat_t=True)
+    cfg = t.config().replace(f"spi: {SPI_OUT:#x},", f"spi: {SPI_OUT:#x}, nat-t-port: 31000,")
+    assert "nat-t-port: 31000" in cfg
+    sent = [outbound(4, size=s) for s in (0, 200)]
+    r = gateway.run(cfg, {"lan0": [from_lan(p, lan) for p in sent]})
+    opener = t.peer_out()
+    frames = wan_out_esp(r)
+    assert [(f[UDP].sport, f[UDP].dport) for f in frames] == [(4500, 31000)] * 2
+    assert [opener.open(f)[1] for f in frames] == [routed_inner(p) for p in sent]
+    assert_drops(r, {})
+
+
 def test_natt_inbound_from_translated_port(gateway, macs):
     """Behind a NAT the peer's source port is not 4500: still ESP."""
     wan, lan = macs[0], macs[1]
