@@ -1462,10 +1462,9 @@ int cfg_parse_sa_entry(struct cfg_ctx *ctx, yaml_node_t *node,
 	} else if (v[S_INTERFACE] != NULL) {
 		cfg_parse_name(ctx, v[S_INTERFACE], "interface",
 			       out->interface);
-	} else {
-		cfg_perr(ctx, node,
-			 "missing key 'reqid' or 'interface' (which ipsec interface the SA belongs to)");
 	}
+	/* neither: the interface whose tunnel has these addresses (as
+	 * setkey's "add SRC DST esp SPI" finds ipsecif(4)'s) */
 
 	/* Transforms: aead, or enc + auth. */
 	if (v[S_AEAD] != NULL) {
@@ -1854,6 +1853,43 @@ static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 	}
 }
 
+/* The one interface whose tunnel an SA's addresses match, either way. */
+static const struct cfg_interface *
+cfg_tunnel_find(const struct cfg *cfg, const struct cfg_sa *sa,
+		struct cfg_err *err, const struct cfg_pos *pos,
+		const char *where)
+{
+	const struct cfg_interface *f = NULL;
+	char b1[INET6_ADDRSTRLEN], b2[INET6_ADDRSTRLEN];
+	size_t i;
+
+	for (i = 0; i < cfg->ninterfaces; i++) {
+		const struct cfg_interface *c = &cfg->interfaces[i];
+
+		if (!c->has_tunnel ||
+		    !((cfg_addr_eq(&sa->src, &c->local) &&
+		       cfg_addr_eq(&sa->dst, &c->remote)) ||
+		      (cfg_addr_eq(&sa->src, &c->remote) &&
+		       cfg_addr_eq(&sa->dst, &c->local))))
+			continue;
+		if (f != NULL) {
+			cfg_verr(err, pos, where,
+				 "interfaces %s and %s both tunnel between %s and %s: say which with interface or reqid",
+				 f->name, c->name,
+				 cfg_addr_str(&sa->src, b1, sizeof(b1)),
+				 cfg_addr_str(&sa->dst, b2, sizeof(b2)));
+			return NULL;
+		}
+		f = c;
+	}
+	if (f == NULL)
+		cfg_verr(err, pos, where,
+			 "no interface tunnels between %s and %s (and the SA names no interface or reqid)",
+			 cfg_addr_str(&sa->src, b1, sizeof(b1)),
+			 cfg_addr_str(&sa->dst, b2, sizeof(b2)));
+	return f;
+}
+
 static void cfg_validate_sas(struct cfg *cfg, struct cfg_err *err,
 			     const struct cfg_marks *m)
 {
@@ -1887,6 +1923,13 @@ static void cfg_validate_sas(struct cfg *cfg, struct cfg_err *err,
 			if (f != NULL)
 				snprintf(sa->interface, sizeof(sa->interface),
 					 "%s", f->name);
+		} else if (sa->interface[0] == '\0') {
+			f = cfg_tunnel_find(cfg, sa, err, &sa->pos, where);
+			if (f != NULL) {
+				snprintf(sa->interface, sizeof(sa->interface),
+					 "%s", f->name);
+				sa->reqid = f->reqid;
+			}
 		} else {
 			f = cfg_interface_find(cfg, sa->interface);
 			if (f == NULL)

@@ -675,14 +675,36 @@ static void test_errors_values(void)
 		   1, "2:42", "'10.0.0.1/8' is given twice");
 }
 
+/* setkey's "add SRC DST esp SPI": the SA goes to the tunnel it matches. */
+static void test_sa_bound_by_addresses(void)
+{
+	struct cfg c;
+	struct cfg_err err;
+	int r = load(BASE SA_HEAD "    src: 192.168.0.2\n    dst: 192.168.0.1\n"
+		     SA_AEAD SA_KEY, &c, &err);
+
+	check(r == 0 && c.nsas == 1 && !c.sas[0].outbound &&
+	      strcmp(c.sas[0].interface, "ipsec0") == 0 && c.sas[0].reqid != 0,
+	      "an SA without reqid or interface binds to the tunnel of its addresses");
+	if (r != 0)
+		dump_errors(&err);
+	cfg_free(&c);
+	cfg_err_free(&err);
+}
+
 static void test_errors_sa_semantics(void)
 {
 	expect_err("SA with both reqid and interface",
 		   BASE SA_GOOD "    reqid: 1\n", 1, "9:16",
 		   "give either reqid or interface, not both");
-	expect_err("SA with neither reqid nor interface",
-		   BASE SA_HEAD SA_SRC SA_DST SA_AEAD SA_KEY, 1, "6:5",
-		   "missing key 'reqid' or 'interface'");
+	expect_err("SA with neither reqid nor interface, no tunnel of its addresses",
+		   BASE SA_HEAD "    src: 192.168.0.1\n    dst: 192.168.0.7\n"
+		   SA_AEAD SA_KEY, 1, "6:5",
+		   "no interface tunnels between 192.168.0.1 and 192.168.0.7");
+	expect_err("SA with neither reqid nor interface, two tunnels of its addresses",
+		   BASE "  ipsec1: { tunnel: { local: 192.168.0.2, remote: 192.168.0.1 } }\n"
+		   SA_HEAD SA_SRC SA_DST SA_AEAD SA_KEY, 1, "7:5",
+		   "interfaces ipsec0 and ipsec1 both tunnel between");
 	expect_err("SA with aead and enc",
 		   BASE SA_GOOD "    enc: aes-cbc-128\n", 1, "12:10",
 		   "aead and enc/auth exclude each other");
@@ -1234,6 +1256,7 @@ int main(int argc, char **argv)
 	test_base_is_good();
 	test_errors_structure();
 	test_errors_values();
+	test_sa_bound_by_addresses();
 	test_errors_sa_semantics();
 	test_errors_references();
 	test_many_errors();
