@@ -491,6 +491,21 @@ neigh_apply(struct ctl *c, const struct cfg *a, const struct cfg *b,
 	}
 }
 
+/* New limits for a live SA; they count from its start, not from now. */
+static void
+sa_set_lifetime(struct ctl *c, struct ipsec_sa *s, const struct cfg_sa *sa)
+{
+	struct dp_sa_counters sc;
+
+	if (!s->limited) {
+		/* its use was not being counted: take it from the counters */
+		dp_sa_counters(c->dp, s->idx, &sc);
+		__atomic_store_n(&s->use.packets, sc.packets, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->use.bytes, sc.bytes, __ATOMIC_RELAXED);
+	}
+	ipsec_sa_set_lifetime(s, &sa->soft, &sa->hard);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The diff */
 
@@ -636,7 +651,7 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 			s = ipsec_sa_find(dp->ipsec, n->spi, &n->dst);
 			if (!lifetime_same(o, n) || o->natt_port != n->natt_port) {
 				if (s != NULL) {
-					ipsec_sa_set_lifetime(s, &n->soft, &n->hard);
+					sa_set_lifetime(c, s, n);
 					ipsec_sa_set_natt_port(s, n->natt_port);
 				}
 				ch->changed[CH_SA]++;
@@ -1213,7 +1228,6 @@ op_sa_update(struct req *r)
 	struct cfg_sa *sa = req_sa(r, keys), upd;
 	struct ipsec_sa *s;
 	yaml_node_t *lt = req_get(r, "lifetime"), *np = req_get(r, "nat-t-port");
-	struct dp_sa_counters sc;
 	uint64_t port = 0;
 
 	if (sa == NULL)
@@ -1240,17 +1254,8 @@ op_sa_update(struct req *r)
 	}
 	sa->soft = upd.soft;
 	sa->hard = upd.hard;
-	if (s != NULL) {
-		/* limits count from the SA's start, not from now */
-		dp_sa_counters(r->c->dp, s->idx, &sc);
-		if (!s->limited) {
-			__atomic_store_n(&s->use.packets, sc.packets,
-					 __ATOMIC_RELAXED);
-			__atomic_store_n(&s->use.bytes, sc.bytes,
-					 __ATOMIC_RELAXED);
-		}
-		ipsec_sa_set_lifetime(s, &sa->soft, &sa->hard);
-	}
+	if (s != NULL)
+		sa_set_lifetime(r->c, s, sa);
 	sa_json(r->c, r->out, "sa", sa);
 	return 0;
 }
