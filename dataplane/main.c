@@ -203,7 +203,7 @@ int
 main(int argc, char **argv)
 {
 	struct options opt = { 0 };
-	struct cfg cfg = { 0 }, next;
+	struct cfg cfg = { 0 }, next = { 0 };
 	struct cfg_err err;
 	struct server *srv = NULL;
 	struct ctl *ctl = NULL;
@@ -255,6 +255,7 @@ main(int argc, char **argv)
 	    cfg_copy(&next, &cfg) != 0 || ctl_load(ctl, &next, &err) != 0) {
 		fprintf(stderr, "%s: not started: %u error%s\n", opt.config,
 			err.count, err.count == 1 ? "" : "s");
+		cfg_free(&next);	/* ctl_load takes it only when it applies */
 		goto out_ports;
 	}
 	/* the crypto sessions and the running configuration hold the keys
