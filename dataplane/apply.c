@@ -17,6 +17,7 @@
 
 #include "dataplane/dp.h"
 #include "dataplane/ipsec.h"
+#include "dataplane/local.h"
 #include "dataplane/neigh.h"
 #include "dataplane/route.h"
 
@@ -57,7 +58,7 @@ dp_rcu_setup(struct dp *dp)
 	dp->events = rte_ring_create_elem("events", sizeof(struct dp_event),
 					  EVENTS_MAX, (int)rte_socket_id(),
 					  RING_F_SC_DEQ);
-	if (dp->events == NULL)
+	if (dp->events == NULL || local_create(dp) == NULL)
 		return -ENOMEM;
 	if (fib_rcu_attach(dp->fib, dp->qsbr) != 0 ||
 	    neigh_rcu_attach(dp->neigh, dp->qsbr) != 0 ||

@@ -9,6 +9,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/dp.h"
 #include "dataplane/ipsec.h"
+#include "dataplane/local.h"
 
 #define DP_DROP_NAME(id, name, descr) [DP_DROP_##id] = name,
 static const char *const drop_names[DP_DROP_MAX] = {
@@ -31,6 +32,7 @@ dp_counters_add(struct dp_counters *sum, const struct dp_counters *c)
 	sum->rx_bytes += c->rx_bytes;
 	sum->tx_packets += c->tx_packets;
 	sum->tx_bytes += c->tx_bytes;
+	sum->tx_local += c->tx_local;
 	for (r = 0; r < DP_DROP_MAX; r++)
 		sum->drops[r] += c->drops[r];
 }
@@ -55,6 +57,18 @@ dp_port_counters(const struct dp *dp, uint16_t port_id,
 	memset(out, 0, sizeof(*out));
 	for (w = 0; w < dp->nworkers; w++)
 		dp_counters_add(out, &dp->lc[w]->cnt[port_id]);
+	dp_counters_add(out, &dp->ctl_cnt[port_id]);
+}
+
+/* The gateway's own packets, as the workers routed them. */
+static void
+dp_local_counters(const struct dp *dp, struct dp_counters *out)
+{
+	unsigned int w;
+
+	memset(out, 0, sizeof(*out));
+	for (w = 0; w < dp->nworkers; w++)
+		dp_counters_add(out, &dp->lc[w]->lcl);
 }
 
 void
@@ -113,6 +127,9 @@ dp_total_counters(const struct dp *dp, struct dp_counters *out)
 		for (r = 0; r < DP_DROP_MAX; r++)
 			out->drops[r] += c.drops[r];
 	}
+	dp_local_counters(dp, &c);
+	for (r = 0; r < DP_DROP_MAX; r++)
+		out->drops[r] += c.drops[r];
 }
 
 void
@@ -141,6 +158,11 @@ dp_stats_print(const struct dp *dp, FILE *out)
 			c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
 			dp_counters_dropped(&c));
 	}
+	dp_local_counters(dp, &c);
+	fprintf(out, "%-10s %12" PRIu64 " %14" PRIu64 " %12" PRIu64
+		" %14" PRIu64 " %12" PRIu64 "\n", "(local)",
+		c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
+		dp_counters_dropped(&c));
 	dp_total_counters(dp, &total);
 	fprintf(out, "%-10s %12" PRIu64 " %14" PRIu64 " %12" PRIu64
 		" %14" PRIu64 " %12" PRIu64 "\n", "total",
@@ -164,9 +186,10 @@ json_counters(FILE *f, const struct dp_counters *c, const char *indent)
 
 	fprintf(f, "%s\"rx_packets\": %" PRIu64 ", \"rx_bytes\": %" PRIu64
 		", \"tx_packets\": %" PRIu64 ", \"tx_bytes\": %" PRIu64
+		", \"tx_local\": %" PRIu64
 		", \"dropped\": %" PRIu64 ",\n%s\"drops\": {", indent,
 		c->rx_packets, c->rx_bytes, c->tx_packets, c->tx_bytes,
-		dp_counters_dropped(c), indent);
+		c->tx_local, dp_counters_dropped(c), indent);
 	for (r = 0; r < DP_DROP_MAX; r++)
 		fprintf(f, "%s\"%s\": %" PRIu64, r ? ", " : "", drop_names[r],
 			c->drops[r]);
@@ -242,8 +265,15 @@ dp_stats_json_fp(const struct dp *dp, FILE *f)
 			s->outbound ? "out" : "in", sc.packets, sc.bytes,
 			sc.auth_failed, sc.replay, sc.seq);
 	}
+	dp_local_counters(dp, &c);
+	fprintf(f, "\n  ],\n  \"local\": {");
+	if (dp->local != NULL)
+		local_stats_json(dp->local, f);
+	fprintf(f, ",\n");
+	json_counters(f, &c, "    ");
+	fprintf(f, "},");
 	dp_total_counters(dp, &total);
-	fprintf(f, "\n  ],\n  \"drops\": {");
+	fprintf(f, "\n  \"drops\": {");
 	for (r = 0; r < DP_DROP_MAX; r++)
 		fprintf(f, "%s\"%s\": %" PRIu64, r ? ", " : "", drop_names[r],
 			total.drops[r]);
@@ -269,5 +299,9 @@ dp_stats_reset(struct dp *dp)
 		memset(lc->cnt, 0, sizeof(lc->cnt));
 		memset(lc->ifcnt, 0, sizeof(lc->ifcnt));
 		memset(lc->sacnt, 0, sizeof(lc->sacnt));
+		memset(&lc->lcl, 0, sizeof(lc->lcl));
 	}
+	memset(dp->ctl_cnt, 0, sizeof(dp->ctl_cnt));
+	if (dp->local != NULL)
+		local_stats_reset(dp->local);
 }

@@ -23,7 +23,7 @@
 	X(MARTIAN, "martian", "source or destination never forwarded")        \
 	X(MULTICAST, "multicast", "multicast or broadcast destination")       \
 	X(NO_ROUTE, "no-route", "no route to the destination")                \
-	X(NO_NEIGHBOR, "no-neighbor", "next hop has no link-layer address")   \
+	X(NO_NEIGHBOR, "no-neighbor", "next hop did not answer ARP / ND")     \
 	X(TTL_EXCEEDED, "ttl-exceeded", "TTL or hop limit expired")           \
 	X(MTU, "mtu", "larger than the output port's MTU")                    \
 	X(LOCAL, "local", "addressed to the gateway itself")                  \
@@ -45,7 +45,16 @@
 	X(NO_ROOM, "no-room", "no head or tail room in the buffer for ESP")   \
 	X(TUNNEL_LOOP, "tunnel-loop", "tunnel remote routed into a tunnel")   \
 	X(IKE, "ike", "IKE on UDP 4500 (no exception path yet)")              \
-	X(NAT_KEEPALIVE, "nat-keepalive", "NAT-T keepalive")
+	X(NAT_KEEPALIVE, "nat-keepalive", "NAT-T keepalive")                  \
+	X(PUNT_FULL, "punt-full", "the control thread's queue was full")     \
+	X(HOLD_FULL, "hold-full",                                             \
+	  "too many packets waiting for one neighbor, or for neighbors")      \
+	X(ARP_OTHER, "arp-other", "ARP neither for nor about us")             \
+	X(BAD_ARP, "bad-arp", "malformed ARP")                                \
+	X(ND_OTHER, "nd-other",                                               \
+	  "ICMPv6 to a multicast or link-local address that we do not serve") \
+	X(BAD_ND, "bad-nd", "malformed neighbor discovery or ICMPv6")         \
+	X(FRAG_FAILED, "frag-failed", "cannot fragment (no buffers, chained)")
 
 #define DP_DROP_ENUM(id, name, descr) DP_DROP_##id,
 enum dp_drop {
@@ -59,6 +68,8 @@ struct dp_counters {
 	uint64_t rx_bytes;
 	uint64_t tx_packets;
 	uint64_t tx_bytes;
+	uint64_t tx_local;	/* of tx_packets: the gateway's own (ARP, ND,
+				 * ICMP, echo replies) */
 	uint64_t drops[DP_DROP_MAX];
 };
 

@@ -27,6 +27,7 @@
 #include "dataplane/ctl.h"
 #include "dataplane/dp.h"
 #include "dataplane/ipsec.h"
+#include "dataplane/local.h"
 #include "dataplane/neigh.h"
 #include "dataplane/route.h"
 
@@ -717,6 +718,8 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 	cfg_free(&c->run);
 	c->run = *next;
 	memset(next, 0, sizeof(*next));
+	/* routes to tunnel remotes and outbound SAs may have changed */
+	ipsec_iface_mtu_refresh(dp);
 	return err->count == before ? 0 : -1;
 }
 
@@ -1023,7 +1026,9 @@ iface_json(struct ctl *c, struct jbuf *j, const char *key,
 	else
 		jb_null(j, "peer");
 	jb_u64(j, "reqid", f->reqid);
-	jb_u64(j, "mtu", f->mtu);
+	/* the MTU in force; `mtu: auto` follows the route and the SA */
+	jb_u64(j, "mtu", ifc != NULL ? ifc->mtu : f->mtu);
+	jb_bool(j, "mtu-auto", f->mtu == 0);
 	jb_bool(j, "nat-t", f->nat_t);
 	jb_bool(j, "ecn", f->ecn);
 	jb_bool(j, "ipv6", f->ipv6);
@@ -1731,6 +1736,29 @@ op_neighbor_list(struct req *r)
 		jb_str(r->out, "lladdr", ll);
 		jb_str(r->out, "dev", port_name(r->c->dp, e->key.port));
 		jb_bool(r->out, "static", e->is_static);
+		jb_str(r->out, "state", local_neigh_state(r->c->dp->local, e));
+		if (!e->is_static)
+			jb_u64(r->out, "age", r->c->dp->now - e->confirmed);
+		jb_end(r->out);
+	}
+	/* what is being resolved, with the packets that wait for it */
+	for (it = 0; ;) {
+		struct neigh_key k;
+		struct cfg_addr a;
+		unsigned int held;
+
+		if (local_pending(r->c->dp->local, (unsigned int *)&it, &k,
+				  &held) != 0)
+			break;
+		a.family = k.family;
+		memcpy(a.a, k.addr, 16);
+		jb_obj(r->out, NULL);
+		addr_field(r->out, "address", &a);
+		jb_null(r->out, "lladdr");
+		jb_str(r->out, "dev", port_name(r->c->dp, k.port));
+		jb_bool(r->out, "static", false);
+		jb_str(r->out, "state", "incomplete");
+		jb_u64(r->out, "held", held);
 		jb_end(r->out);
 	}
 	jb_end(r->out);
@@ -2073,6 +2101,7 @@ ctl_tick(struct ctl *c)
 	uint64_t lost = 0;
 	size_t k;
 
+	local_poll(c->dp->local, &c->run);
 	while ((n = rte_ring_sc_dequeue_burst_elem(c->dp->events, ev,
 						    sizeof(ev[0]), 32, NULL)) != 0)
 		for (i = 0; i < n; i++)
@@ -2088,6 +2117,7 @@ ctl_tick(struct ctl *c)
 		return;
 	c->last_tick = c->dp->now;
 	check_seconds(c);
+	ipsec_iface_mtu_refresh(c->dp);
 	for (k = 0; k < c->nresv;)
 		if (c->resv[k].until <= c->dp->now)
 			c->resv[k] = c->resv[--c->nresv];

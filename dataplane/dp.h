@@ -24,6 +24,7 @@
 #define DP_MAX_RXQ_PER_LCORE 64
 
 struct neigh_table;
+struct local;
 struct fib;
 struct rte_rcu_qsbr;
 struct rte_ring;
@@ -50,6 +51,36 @@ struct dp_event {
 	uint16_t pad2;
 	uint8_t src[16];
 	uint8_t dst[16];
+};
+
+/*
+ * Packets between the workers and the control thread, which does what is
+ * not forwarding: ARP, neighbor discovery, ICMP.  A worker hands a packet
+ * over through dp.punt with ipsec_meta(m)->punt saying why; the control
+ * thread hands packets back through the worker's lc->inject ring.
+ */
+enum dp_punt {
+	PUNT_NONE = 0,
+	PUNT_ARP,		/* an ARP frame received on port m->port */
+	PUNT_ND,		/* ICMPv6 to a multicast or link-local address,
+				 * or from a link-local one, on port m->port */
+	PUNT_LOCAL,		/* IP for one of the gateway's own addresses */
+	PUNT_RESOLVE,		/* to go out of port punt_arg, whose next hop
+				 * has no link-layer address yet */
+	PUNT_ICMP,		/* dropped; send ICMP punt_code about it */
+	INJECT_L2,		/* control -> worker: send as is on m->port */
+	INJECT_ROUTE,		/* control -> worker: the gateway's own IP
+				 * packet (Ethernet header in front), to route */
+};
+
+/* The ICMP errors a worker asks for (ICMPv4 / ICMPv6 type and code). */
+enum icmp_kind {
+	ICMP_TIME_EXCEEDED = 1,	/* 11/0; 3/0 */
+	ICMP_NET_UNREACH,	/* 3/0; 1/0 */
+	ICMP_HOST_UNREACH,	/* 3/1; 1/3 */
+	ICMP_TOO_BIG,		/* 3/4 with the MTU; 2/0 */
+	ICMP_PORT_UNREACH,	/* 3/3; 1/4 */
+	ICMP_PROTO_UNREACH,	/* 3/2; 4/1 */
 };
 
 struct dp_port {
@@ -103,6 +134,10 @@ struct dp_lcore {
 	uint16_t qp;			/* cryptodev queue pair */
 	uint32_t inflight;		/* ops on the cryptodev (lookaside) */
 	uint64_t events_lost;		/* dp.events was full */
+	uint64_t icmp_lost;		/* ICMP not asked for: dp.punt full */
+	uint64_t fragments;		/* IPv4 fragments made */
+	struct rte_ring *inject;	/* control -> this worker (SP/SC) */
+	struct dp_counters lcl;		/* the gateway's own packets */
 	struct dp_counters cnt[DP_MAX_PORTS];
 	struct dp_counters ifcnt[IPSEC_MAX_IF];	/* ipsec interfaces */
 	struct dp_sa_counters sacnt[IPSEC_MAX_SA];
@@ -131,6 +166,10 @@ struct dp {
 	 * thread frees what it unpublished after a grace period */
 	struct rte_rcu_qsbr *qsbr;
 	struct rte_ring *events;	/* struct dp_event, workers -> control */
+	struct rte_ring *punt;		/* mbufs, workers -> control */
+	struct local *local;		/* the control thread's ARP / ND / ICMP */
+	/* drops the control thread makes, per port (only it writes them) */
+	struct dp_counters ctl_cnt[DP_MAX_PORTS];
 	volatile uint64_t now;		/* unix seconds, kept by the main thread */
 
 	volatile bool quit;

@@ -136,7 +136,10 @@ struct ipsec_iface {
 	bool ecn;
 	bool ipv6;
 	enum cfg_df df;
-	uint16_t mtu;			/* 0: not limited beyond the port */
+	/* the largest inner packet; with mtu_auto the control thread keeps
+	 * it (in place) at the port's MTU less the outbound SA's overhead */
+	uint16_t mtu;
+	bool mtu_auto;
 	struct ipsec_sa *out;		/* NULL: no outbound SA */
 };
 
@@ -173,6 +176,10 @@ struct ipsec_meta {
 	uint16_t inner_len;	/* outbound: the IP packet sealed */
 	uint32_t seq;		/* inbound: ESP sequence number (low 32 bits) */
 	uint16_t sport;		/* inbound NAT-T: the outer UDP source port */
+	/* a packet handed to or from the control thread (enum dp_punt) */
+	uint8_t punt;
+	uint8_t punt_code;	/* PUNT_ICMP: enum icmp_kind */
+	uint16_t punt_arg;	/* PUNT_RESOLVE: the port; PUNT_ICMP: MTU */
 };
 
 extern int ipsec_meta_offset;
@@ -221,6 +228,11 @@ ipsec_iface_get(const struct ipsec_ctx *ic, uint16_t ifidx)
 int ipsec_iface_add(struct dp *dp, const struct cfg_interface *c);
 /* Publish a changed copy; the tunnel and nat-t of an interface with SAs
  * do not change (the caller checks). */
+/* Recompute the MTU of `mtu: auto` interfaces (after route, port or SA
+ * changes). */
+void ipsec_iface_mtu_refresh(struct dp *dp);
+/* The MTU `mtu: auto` gives f now. */
+uint16_t ipsec_iface_auto_mtu(const struct dp *dp, const struct ipsec_iface *f);
 int ipsec_iface_update(struct dp *dp, uint16_t ifidx,
 		       const struct cfg_interface *c);
 /* Only an interface without SAs. */

@@ -23,6 +23,7 @@
 
 #include "dataplane/dp.h"
 #include "dataplane/ipsec.h"
+#include "dataplane/route.h"
 
 #define NATT_PORT 4500
 
@@ -412,6 +413,66 @@ ipsec_iface_find(const struct ipsec_ctx *ic, const char *name)
 	return -1;
 }
 
+/*
+ * `mtu: auto`: the MTU of the port the tunnel's remote is routed out of
+ * (1500 without a route), less what ESP adds to an inner packet of the
+ * outbound SA: outer IP header, NAT-T UDP header, ESP header, IV, padding
+ * to the cipher's block, pad length and next header, ICV.  Without an
+ * outbound SA, that of the largest we make (AES-CBC, 32-byte ICV).
+ */
+uint16_t
+ipsec_iface_auto_mtu(const struct dp *dp, const struct ipsec_iface *f)
+{
+	uint32_t pmtu = RTE_ETHER_MTU, iv = 16, icv = 32, align = 16, over;
+	const struct nexthop *nh = NULL;
+
+	if (f->has_tunnel && dp->fib != NULL) {
+		if (f->family == AF_INET) {
+			uint32_t v;
+
+			memcpy(&v, f->remote, 4);
+			v = rte_be_to_cpu_32(v);
+			fib_lookup4_bulk(dp->fib, &v, &nh, 1);
+		} else {
+			uint8_t v6[1][16];
+
+			memcpy(v6[0], f->remote, 16);
+			fib_lookup6_bulk(dp->fib, v6, &nh, 1);
+		}
+		if (nh != NULL && (nh->type == NH_CONNECTED ||
+				   nh->type == NH_VIA))
+			pmtu = dp->ports[nh->port].mtu;
+	}
+	if (f->out != NULL) {
+		iv = f->out->iv_len;
+		icv = f->out->icv_len;
+		align = f->out->align;
+	}
+	over = (f->family == AF_INET6 ? 40 : 20) + (f->nat_t ? 8 : 0) +
+	       8 + iv + icv;
+	if (pmtu < over + 68 + align)
+		return 68;
+	return (uint16_t)((pmtu - over) / align * align - 2);
+}
+
+void
+ipsec_iface_mtu_refresh(struct dp *dp)
+{
+	unsigned int i;
+
+	for (i = 0; i < IPSEC_MAX_IF; i++) {
+		struct ipsec_iface *f = dp->ipsec->ifp[i];
+		uint16_t mtu;
+
+		if (f == NULL || !f->mtu_auto)
+			continue;
+		mtu = ipsec_iface_auto_mtu(dp, f);
+		if (mtu != f->mtu)	/* one aligned store: workers see
+					 * the old or the new value */
+			__atomic_store_n(&f->mtu, mtu, __ATOMIC_RELAXED);
+	}
+}
+
 static void
 iface_fill(struct ipsec_iface *f, const struct cfg_interface *c)
 {
@@ -425,7 +486,9 @@ iface_fill(struct ipsec_iface *f, const struct cfg_interface *c)
 	f->ecn = c->ecn;
 	f->ipv6 = c->ipv6;
 	f->df = c->df;
-	f->mtu = c->mtu;
+	f->mtu_auto = c->mtu == 0;
+	if (!f->mtu_auto)
+		f->mtu = c->mtu;
 }
 
 /* Publish f at its index, and free what it replaces once no worker can
@@ -459,6 +522,8 @@ ipsec_iface_add(struct dp *dp, const struct cfg_interface *c)
 		return -ENOMEM;
 	iface_fill(f, c);
 	f->idx = (uint16_t)i;
+	if (f->mtu_auto)
+		f->mtu = ipsec_iface_auto_mtu(dp, f);
 	/* counters of a slot start at zero (ipsec_iface_del cleared them) */
 	for (w = 0; w < dp->nworkers; w++)
 		memset(&dp->lc[w]->ifcnt[i], 0, sizeof(dp->lc[w]->ifcnt[i]));
@@ -479,6 +544,8 @@ ipsec_iface_update(struct dp *dp, uint16_t ifidx, const struct cfg_interface *c)
 		return -ENOMEM;
 	*f = *ic->ifp[ifidx];
 	iface_fill(f, c);
+	if (f->mtu_auto)
+		f->mtu = ipsec_iface_auto_mtu(dp, f);
 	iface_publish(dp, f);
 	return 0;
 }
@@ -495,6 +562,8 @@ iface_set_out(struct dp *dp, uint16_t ifidx, struct ipsec_sa *s)
 		return -ENOMEM;
 	*f = *ic->ifp[ifidx];
 	f->out = s;
+	if (f->mtu_auto)
+		f->mtu = ipsec_iface_auto_mtu(dp, f);
 	iface_publish(dp, f);
 	return 0;
 }

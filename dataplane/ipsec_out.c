@@ -247,7 +247,8 @@ outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
 					sizeof(struct rte_ether_hdr));
 
 		if (unlikely(f->mtu != 0 && iplen > f->mtu)) {
-			burst_drop(b, c, m, DP_DROP_MTU);
+			worker_too_big(lc, b, c, m, NULL, ifidx, family, NULL,
+				       f->mtu);
 			continue;
 		}
 		meta->ifidx = ifidx;

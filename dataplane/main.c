@@ -31,6 +31,7 @@
 #include "dataplane/ctl.h"
 #include "dataplane/dp.h"
 #include "dataplane/ipsec.h"
+#include "dataplane/local.h"
 #include "dataplane/neigh.h"
 #include "dataplane/route.h"
 
@@ -189,6 +190,7 @@ dp_destroy(struct dp *dp)
 {
 	unsigned int w;
 
+	local_free(dp->local);
 	ipsec_free(dp);
 	fib_free(dp->fib);
 	neigh_table_free(dp->neigh);
@@ -284,6 +286,7 @@ main(int argc, char **argv)
 				      gw.lc[w]->lcore_id);
 	control_loop(&gw, ctl, srv, opt.idle_exit_ms);
 	rte_eal_mp_wait_lcore();
+	local_stop(gw.local);
 	ran = true;
 	status = 0;
 

@@ -90,6 +90,7 @@ neigh_add(struct neigh_table *t, const struct neigh_key *k,
 		e = data;
 		e->lladdr = *lladdr;
 		e->is_static = is_static;
+		e->probes = 0;
 		return 0;
 	}
 	if (t->nfree == 0)
@@ -98,10 +99,42 @@ neigh_add(struct neigh_table *t, const struct neigh_key *k,
 	e->key = *k;
 	e->lladdr = *lladdr;
 	e->is_static = is_static;
+	e->probes = 0;
+	e->confirmed = 0;
+	e->used = 0;
 	rc = rte_hash_add_key_data(t->h, k, e);
 	if (rc < 0)
 		return rc;
 	t->nfree--;
+	return 0;
+}
+
+int
+neigh_learn(struct neigh_table *t, const struct neigh_key *k,
+	    const struct rte_ether_addr *lladdr, uint64_t now)
+{
+	struct neigh_entry *e;
+	void *data;
+	int rc;
+
+	if (rte_hash_lookup_data(t->h, k, &data) >= 0) {
+		e = data;
+		if (e->is_static)
+			return -EEXIST;
+		if (!rte_is_same_ether_addr(&e->lladdr, lladdr))
+			e->lladdr = *lladdr;
+		e->probes = 0;
+		e->confirmed = now;
+		return 0;
+	}
+	rc = neigh_add(t, k, lladdr, false);
+	if (rc != 0)
+		return rc;
+	if (rte_hash_lookup_data(t->h, k, &data) >= 0) {
+		e = data;
+		e->confirmed = now;
+		e->used = now;
+	}
 	return 0;
 }
 

@@ -2,8 +2,10 @@
 /*
  * The neighbor table: (port, IP address) -> link-layer address.
  *
- * Today it holds static entries, from the configuration and the control
- * socket; ARP and ND fill it in a later issue.  The hash is created for
+ * Static entries come from the configuration and the control socket; the
+ * control thread learns the others with ARP and ND (local.c), and ages
+ * them.  Only resolved entries are here: what is being resolved waits in
+ * local.c, and a worker never sees a half-made entry.  The hash is created for
  * lock-free concurrent reads, so that the control thread can add and
  * delete entries while workers look them up (deletes wait for an RCU
  * grace period once neigh_rcu_attach has been called).
@@ -27,6 +29,11 @@ struct neigh_entry {
 	struct neigh_key key;
 	struct rte_ether_addr lladdr;
 	bool is_static;
+	uint8_t probes;		/* unanswered probes since `confirmed` */
+	uint64_t confirmed;	/* unix seconds of the last word from it */
+	/* the last second a worker sent through it; written only when it
+	 * changes, so once a second at most */
+	uint64_t used;
 };
 
 struct neigh_table;
@@ -42,6 +49,10 @@ void neigh_key_make(struct neigh_key *k, uint16_t port, int family,
 int neigh_add(struct neigh_table *t, const struct neigh_key *k,
 	      const struct rte_ether_addr *lladdr, bool is_static);
 int neigh_del(struct neigh_table *t, const struct neigh_key *k);
+/* A link-layer address learned at `now`: add or update, unless a static
+ * entry holds the address (-EEXIST).  Control thread only. */
+int neigh_learn(struct neigh_table *t, const struct neigh_key *k,
+		const struct rte_ether_addr *lladdr, uint64_t now);
 /* NULL when absent.  Safe from a worker. */
 const struct neigh_entry *neigh_lookup(const struct neigh_table *t,
 				       const struct neigh_key *k);

@@ -12,6 +12,7 @@
 #include <rte_ethdev.h>
 #include <rte_ipsec.h>
 #include <rte_ip.h>
+#include <rte_ip_frag.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring_elem.h>
@@ -29,6 +30,8 @@
 enum {
 	CL_IPV4 = DP_DROP_MAX,
 	CL_IPV6,
+	CL_ARP,		/* for the control thread */
+	CL_ND,
 };
 
 static inline int
@@ -162,12 +165,20 @@ classify(const struct dp_port *in, struct rte_mbuf *m)
 			     RTE_BE32(0x60000000) || tlen > l3len))
 			return DP_DROP_BAD_HEADER;
 		r = martian6(ip6->src_addr, ip6->dst_addr);
-		if (unlikely(r != 0))
+		if (unlikely(r != 0)) {
+			/* neighbor discovery, and pings to or from link-local
+			 * addresses: the control thread's */
+			if (in != NULL && ip6->proto == IPPROTO_ICMPV6 &&
+			    ip6->src_addr[0] != 0xff)
+				return CL_ND;
 			return r;
+		}
 		if (tlen < l3len)
 			pkt_cut(m, sizeof(*eth) + tlen);
 		return CL_IPV6;
 	}
+	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP) && in != NULL)
+		return CL_ARP;
 	return DP_DROP_NOT_IP;
 }
 
@@ -283,6 +294,7 @@ worker_send_l3(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
 	const struct dp_port *out = &lc->dp->ports[nh->port];
 	struct rte_ether_hdr *eth;
 	struct neigh_key k;
+	uint64_t now = lc->dp->now;
 
 	if (unlikely(iplen > out->mtu)) {
 		burst_drop(b, c, m, DP_DROP_MTU);
@@ -292,9 +304,16 @@ worker_send_l3(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
 		       nh->type == NH_VIA ? nh->via : dst);
 	ne = neigh_lookup(lc->dp->neigh, &k);
 	if (unlikely(ne == NULL)) {
-		burst_drop(b, c, m, DP_DROP_NO_NEIGHBOR);
+		/* the control thread resolves it and holds the packet */
+		ipsec_meta(m)->punt_arg = nh->port;
+		burst_punt(b, c, m, PUNT_RESOLVE);
 		return;
 	}
+	/* tells the control thread the entry is in use (see local.c) */
+	if (unlikely(ne->used != now))
+		((struct neigh_entry *)(uintptr_t)ne)->used = now;
+	if (unlikely(b->local))
+		lc->cnt[nh->port].tx_local++;
 	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	eth->dst_addr = ne->lladdr;
 	eth->src_addr = out->mac;
@@ -312,34 +331,49 @@ forward_one(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
 	    uint8_t ttl, uint32_t iplen, const void *dst)
 {
 	struct rte_ether_hdr *eth;
+	uint16_t mtu;
 
 	if (unlikely(nh == NULL)) {
-		burst_drop(b, c, m, DP_DROP_NO_ROUTE);
+		burst_icmp(b, c, m, DP_DROP_NO_ROUTE, ICMP_NET_UNREACH, 0);
 		return;
 	}
 	if (unlikely(nh->type == NH_LOCAL)) {
 		uint8_t hlen;
 
-		if (!b->decapped && is_esp_for_us(m, family, &hlen)) {
+		if (!b->decapped && !b->local &&
+		    is_esp_for_us(m, family, &hlen)) {
 			b->esp_in_hlen[b->nin] = hlen;
 			b->esp_in[b->nin++] = m;
 			return;
 		}
-		burst_drop(b, c, m, DP_DROP_LOCAL);
+		if (b->local) {
+			burst_drop(b, c, m, DP_DROP_LOCAL);
+			return;
+		}
+		ipsec_meta(m)->punt_code = b->decapped;
+		burst_punt(b, c, m, PUNT_LOCAL);
 		return;
 	}
-	if (unlikely(ttl <= 1)) {
-		burst_drop(b, c, m, DP_DROP_TTL_EXCEEDED);
-		return;
+	if (likely(!b->local)) {
+		if (unlikely(ttl <= 1)) {
+			burst_icmp(b, c, m, DP_DROP_TTL_EXCEEDED,
+				   ICMP_TIME_EXCEEDED, 0);
+			return;
+		}
+		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		if (family == AF_INET)
+			ipv4_ttl_dec((struct rte_ipv4_hdr *)(eth + 1));
+		else
+			((struct rte_ipv6_hdr *)(eth + 1))->hop_limits--;
 	}
-	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	if (family == AF_INET)
-		ipv4_ttl_dec((struct rte_ipv4_hdr *)(eth + 1));
-	else
-		((struct rte_ipv6_hdr *)(eth + 1))->hop_limits--;
 	if (nh->type == NH_IFACE) {
 		b->esp_out_if[b->nout] = nh->port;
 		b->esp_out[b->nout++] = m;
+		return;
+	}
+	mtu = lc->dp->ports[nh->port].mtu;
+	if (unlikely(iplen > mtu)) {
+		worker_too_big(lc, b, c, m, nh, 0, family, dst, mtu);
 		return;
 	}
 	worker_send_l3(lc, b, c, m, nh, family, dst, iplen);
@@ -404,6 +438,10 @@ burst_add(struct burst *b, struct dp_counters *c, const struct dp_port *in,
 		memcpy(b->dst6[b->n6], ip6->dst_addr, 16);
 		b->if6[b->n6] = ifidx;
 		b->v6[b->n6++] = m;
+	} else if (r == CL_ARP) {
+		burst_punt(b, c, m, PUNT_ARP);
+	} else if (r == CL_ND) {
+		burst_punt(b, c, m, PUNT_ND);
 	} else {
 		burst_drop(b, c, m, (enum dp_drop)r);
 	}
@@ -414,6 +452,113 @@ worker_route_decapped(struct dp_lcore *lc, struct burst *b,
 		      struct rte_mbuf *m, uint16_t ifidx)
 {
 	burst_add(b, &lc->ifcnt[ifidx], NULL, m, ifidx);
+}
+
+/*
+ * Hand the burst's punted packets to the control thread, in one enqueue.
+ * What does not fit is dropped; a packet dropped for ICMP is counted
+ * already, so only the ICMP it would have caused is.
+ */
+static void
+punt_flush(struct dp_lcore *lc, struct burst *b)
+{
+	unsigned int sent, i;
+
+	sent = rte_ring_mp_enqueue_burst(lc->dp->punt, (void **)b->punt,
+					 b->npunt, NULL);
+	for (i = sent; i < b->npunt; i++) {
+		if (ipsec_meta(b->punt[i])->punt == PUNT_ICMP)
+			lc->icmp_lost++;
+		else
+			b->punt_c[i]->drops[DP_DROP_PUNT_FULL]++;
+	}
+	if (sent < b->npunt)
+		rte_pktmbuf_free_bulk(&b->punt[sent], b->npunt - sent);
+	b->npunt = 0;
+}
+
+/*
+ * IPv4 fragmentation before encryption or sending, by copy into new
+ * single-segment buffers (rte_ipv4_fragment_copy_nonseg_packet): ESP
+ * needs tailroom in each fragment, which librte_ip_frag's indirect
+ * fragments do not have.  The fragments of one packet are a burst of
+ * their own.
+ */
+static void
+frag4(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
+      struct rte_mbuf *m, const struct nexthop *nh, uint16_t ifidx,
+      const void *dst, uint16_t mtu)
+{
+	struct rte_mbuf *fr[DP_BURST];
+	struct rte_ether_hdr eth;
+	struct burst fb;
+	int32_t n, i;
+
+	if (!rte_pktmbuf_is_contiguous(m)) {
+		burst_drop(b, c, m, DP_DROP_FRAG_FAILED);
+		return;
+	}
+	eth = *rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	rte_pktmbuf_adj(m, sizeof(eth));
+	n = rte_ipv4_fragment_copy_nonseg_packet(m, fr, DP_BURST, mtu,
+						 lc->dp->pool);
+	if (n <= 0) {
+		rte_pktmbuf_prepend(m, sizeof(eth));
+		burst_drop(b, c, m, DP_DROP_FRAG_FAILED);
+		return;
+	}
+	b->dead[b->ndead++] = m;	/* not a drop: its fragments go on */
+	burst_init(&fb, b->decapped);
+	fb.local = b->local;
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *f = fr[i];
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(f,
+						struct rte_ipv4_hdr *);
+		struct rte_ether_hdr *e;
+
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		e = (struct rte_ether_hdr *)rte_pktmbuf_prepend(f, sizeof(*e));
+		if (e == NULL) {
+			burst_drop(&fb, c, f, DP_DROP_FRAG_FAILED);
+			continue;
+		}
+		*e = eth;
+		f->port = m->port;
+		*ipsec_meta(f) = *ipsec_meta(m);
+		if (nh == NULL) {
+			fb.esp_out_if[fb.nout] = ifidx;
+			fb.esp_out[fb.nout++] = f;
+		} else {
+			worker_send_l3(lc, &fb, c, f, nh, AF_INET, dst,
+				       rte_be_to_cpu_16(ip->total_length));
+		}
+	}
+	lc->fragments += (uint64_t)n;
+	if (fb.nout != 0)
+		ipsec_outbound(lc, &fb);
+	if (fb.ndead != 0)
+		rte_pktmbuf_free_bulk(fb.dead, fb.ndead);
+	if (fb.npunt != 0)
+		punt_flush(lc, &fb);
+}
+
+void
+worker_too_big(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
+	       struct rte_mbuf *m, const struct nexthop *nh, uint16_t ifidx,
+	       int family, const void *dst, uint16_t mtu)
+{
+	if (family == AF_INET) {
+		const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m,
+			const struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+
+		if (!(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)) &&
+		    mtu >= 68) {
+			frag4(lc, b, c, m, nh, ifidx, dst, mtu);
+			return;
+		}
+	}
+	burst_icmp(b, c, m, DP_DROP_MTU, ICMP_TOO_BIG, mtu);
 }
 
 /*
@@ -436,6 +581,8 @@ burst_run(struct dp_lcore *lc, struct burst *b, struct dp_counters *c)
 		ipsec_outbound(lc, b);
 	if (b->ndead != 0)
 		rte_pktmbuf_free_bulk(b->dead, b->ndead);
+	if (unlikely(b->npunt != 0))
+		punt_flush(lc, b);
 }
 
 static void
@@ -447,8 +594,7 @@ process_burst(struct dp_lcore *lc, uint16_t inport, struct rte_mbuf **pkts,
 	struct burst b;
 	uint16_t i;
 
-	b.n4 = b.n6 = b.ndead = b.nin = b.nout = 0;
-	b.decapped = false;
+	burst_init(&b, false);
 	c->rx_packets += n;
 	for (i = 0; i < PREFETCH_OFFSET && i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -485,8 +631,7 @@ crypto_poll(struct dp_lcore *lc)
 	ng = rte_ipsec_pkt_crypto_group((const struct rte_crypto_op **)
 					(uintptr_t)ops, mb, grp, n);
 	rte_mempool_put_bulk(ic->cop_pool, (void **)ops, n);
-	b.n4 = b.n6 = b.ndead = b.nin = b.nout = 0;
-	b.decapped = true;
+	burst_init(&b, true);
 	for (g = 0; g < ng; g++) {
 		struct ipsec_sa *s = (struct ipsec_sa *)grp[g].id.ptr;
 
@@ -516,6 +661,40 @@ tx_flush_all(struct dp_lcore *lc)
 
 	for (p = 0; p < lc->dp->nports; p++)
 		tx_flush(lc, lc->dp->port_list[p]);
+}
+
+/*
+ * What the control thread gives this worker: frames to send as they are
+ * (ARP, ND) and the gateway's own IP packets to route (ICMP, packets that
+ * waited for a neighbor), counted on lc->lcl.
+ */
+static void
+inject_poll(struct dp_lcore *lc)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	struct burst b;
+	unsigned int n, i;
+
+	n = rte_ring_sc_dequeue_burst(lc->inject, (void **)pkts, DP_BURST,
+				      NULL);
+	if (likely(n == 0))
+		return;
+	burst_init(&b, false);
+	b.local = true;
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (ipsec_meta(m)->punt == INJECT_L2) {
+			lc->lcl.tx_packets++;
+			lc->lcl.tx_bytes += rte_pktmbuf_pkt_len(m);
+			lc->cnt[m->port].tx_local++;
+			worker_tx_enqueue(lc, m->port, m);
+		} else {
+			burst_add(&b, &lc->lcl, NULL, m, 0);
+		}
+	}
+	burst_run(lc, &b, &lc->lcl);
+	tx_flush_all(lc);
 }
 
 void
@@ -559,6 +738,7 @@ dp_worker_main(void *arg)
 		}
 		if (lc->inflight != 0 && crypto_poll(lc) != 0)
 			tx_flush_all(lc);
+		inject_poll(lc);
 		/* nothing of the tables is held from here to the next burst */
 		rte_rcu_qsbr_quiescent(dp->qsbr, lc->worker);
 	}

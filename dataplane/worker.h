@@ -28,9 +28,22 @@ struct burst {
 	/* routed into an ipsec interface */
 	struct rte_mbuf *esp_out[DP_BURST];
 	uint16_t esp_out_if[DP_BURST];
-	uint16_t n4, n6, ndead, nin, nout;
+	/* for the control thread (ipsec_meta(m)->punt says why), with the
+	 * counters to charge if its queue is full */
+	struct rte_mbuf *punt[DP_BURST];
+	struct dp_counters *punt_c[DP_BURST];
+	uint16_t n4, n6, ndead, nin, nout, npunt;
 	bool decapped;		/* routing packets that came out of a tunnel */
+	bool local;		/* the gateway's own packets (no TTL step) */
 };
+
+static inline void
+burst_init(struct burst *b, bool decapped)
+{
+	b->n4 = b->n6 = b->ndead = b->nin = b->nout = b->npunt = 0;
+	b->decapped = decapped;
+	b->local = false;
+}
 
 /* IPv4 or IPv6, by the Ethernet header in front of the packet. */
 static inline int
@@ -48,7 +61,42 @@ burst_drop(struct burst *b, struct dp_counters *c, struct rte_mbuf *m,
 	b->dead[b->ndead++] = m;
 }
 
+/* Hand m to the control thread (dropped and counted on c if it cannot
+ * take it).  For PUNT_ICMP the drop is already counted: see burst_icmp. */
+static inline void
+burst_punt(struct burst *b, struct dp_counters *c, struct rte_mbuf *m,
+	   enum dp_punt why)
+{
+	ipsec_meta(m)->punt = (uint8_t)why;
+	b->punt_c[b->npunt] = c;
+	b->punt[b->npunt++] = m;
+}
+
+/* Drop m for `reason`, and have the control thread send ICMP `kind`
+ * about it (arg: the MTU for ICMP_TOO_BIG).  The gateway's own packets
+ * get no ICMP about them. */
+static inline void
+burst_icmp(struct burst *b, struct dp_counters *c, struct rte_mbuf *m,
+	   enum dp_drop reason, enum icmp_kind kind, uint16_t arg)
+{
+	if (b->local) {
+		burst_drop(b, c, m, reason);
+		return;
+	}
+	c->drops[reason]++;
+	ipsec_meta(m)->punt_code = (uint8_t)kind;
+	ipsec_meta(m)->punt_arg = arg;
+	burst_punt(b, c, m, PUNT_ICMP);
+}
+
 /* worker.c APIs: */
+/* A packet larger than the MTU of where it goes: fragments (IPv4 without
+ * DF), else ICMP too big.  nh is its next hop, or NULL when it goes into
+ * ipsec interface ifidx. */
+void worker_too_big(struct dp_lcore *lc, struct burst *b,
+		    struct dp_counters *c, struct rte_mbuf *m,
+		    const struct nexthop *nh, uint16_t ifidx, int family,
+		    const void *dst, uint16_t mtu);
 void worker_tx_enqueue(struct dp_lcore *lc, uint16_t port, struct rte_mbuf *m);
 /* Route and send one packet that starts with an Ethernet header whose
  * addresses are to be rewritten; drops are counted on `c`. */

@@ -6,7 +6,7 @@ set -eu
 PKGS="gcc clang libclang-rt-14-dev meson ninja-build pkg-config
       libdpdk-dev dpdk libyaml-dev
       python3 python3-scapy python3-pytest python3-cryptography
-      iproute2 tcpdump"
+      iproute2 tcpdump ethtool iputils-ping"
 
 missing=""
 for p in $PKGS; do

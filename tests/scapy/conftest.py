@@ -72,11 +72,26 @@ def read_pcap(path):
         return [Ether(bytes(p)) for p in r]
 
 
+def is_neighbor_frame(p):
+    """ARP, or ICMPv6 router / neighbor discovery (types 133-137): what the
+    gateway says as a host on its links (announcements when a port comes
+    up, resolution), kept apart from the forwarded traffic."""
+    b = bytes(p)
+    if len(b) < 14:
+        return False
+    if b[12:14] == b"\x08\x06":
+        return True
+    return b[12:14] == b"\x86\xdd" and len(b) >= 55 and b[20] == 58 and 133 <= b[54] <= 137
+
+
 class Result:
     def __init__(self, proc, stats, out):
         self.proc = proc
         self.stats = stats
-        self.out = out            # port name -> [packets]
+        self.all = out            # port name -> [every frame sent]
+        # port name -> [frames but ARP / ND]; those are in .nd
+        self.out = {k: [p for p in v if not is_neighbor_frame(p)] for k, v in out.items()}
+        self.nd = {k: [p for p in v if is_neighbor_frame(p)] for k, v in out.items()}
 
     def port(self, name):
         return self.stats["ports"][name]
@@ -243,8 +258,10 @@ class Live:
         self.stderr = err
         return self.stats
 
-    def out(self, name):
-        return read_pcap(self.outs[name])
+    def out(self, name, neighbor_frames=False):
+        """What the port sent; ARP / ND frames only with neighbor_frames."""
+        return [p for p in read_pcap(self.outs[name])
+                if neighbor_frames or not is_neighbor_frame(p)]
 
 
 @pytest.fixture
