@@ -242,7 +242,8 @@ static const struct col neigh_cols[] = {
 	{ "ADDRESS", "address", NULL, false },
 	{ "LLADDR", "lladdr", NULL, false },
 	{ "DEV", "dev", NULL, false },
-	{ "STATIC", "static", NULL, false },
+	{ "STATE", "state", NULL, false },
+	{ "AGE", "age", NULL, true },
 };
 
 static const struct col port_cols[] = {

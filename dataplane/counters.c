@@ -33,6 +33,7 @@ dp_counters_add(struct dp_counters *sum, const struct dp_counters *c)
 	sum->tx_packets += c->tx_packets;
 	sum->tx_bytes += c->tx_bytes;
 	sum->tx_local += c->tx_local;
+	sum->tx_local_bytes += c->tx_local_bytes;
 	for (r = 0; r < DP_DROP_MAX; r++)
 		sum->drops[r] += c->drops[r];
 }
@@ -58,6 +59,9 @@ dp_port_counters(const struct dp *dp, uint16_t port_id,
 	for (w = 0; w < dp->nworkers; w++)
 		dp_counters_add(out, &dp->lc[w]->cnt[port_id]);
 	dp_counters_add(out, &dp->ctl_cnt[port_id]);
+	/* what the workers sent counts both; report them apart */
+	out->tx_packets -= RTE_MIN(out->tx_local, out->tx_packets);
+	out->tx_bytes -= RTE_MIN(out->tx_local_bytes, out->tx_bytes);
 }
 
 /* The gateway's own packets, as the workers routed them. */
@@ -186,10 +190,10 @@ json_counters(FILE *f, const struct dp_counters *c, const char *indent)
 
 	fprintf(f, "%s\"rx_packets\": %" PRIu64 ", \"rx_bytes\": %" PRIu64
 		", \"tx_packets\": %" PRIu64 ", \"tx_bytes\": %" PRIu64
-		", \"tx_local\": %" PRIu64
+		", \"tx_local\": %" PRIu64 ", \"tx_local_bytes\": %" PRIu64
 		", \"dropped\": %" PRIu64 ",\n%s\"drops\": {", indent,
 		c->rx_packets, c->rx_bytes, c->tx_packets, c->tx_bytes,
-		c->tx_local, dp_counters_dropped(c), indent);
+		c->tx_local, c->tx_local_bytes, dp_counters_dropped(c), indent);
 	for (r = 0; r < DP_DROP_MAX; r++)
 		fprintf(f, "%s\"%s\": %" PRIu64, r ? ", " : "", drop_names[r],
 			c->drops[r]);
@@ -279,9 +283,11 @@ dp_stats_json_fp(const struct dp *dp, FILE *f)
 			total.drops[r]);
 	fprintf(f, "},\n  \"totals\": {\"rx_packets\": %" PRIu64
 		", \"rx_bytes\": %" PRIu64 ", \"tx_packets\": %" PRIu64
-		", \"tx_bytes\": %" PRIu64 ", \"dropped\": %" PRIu64 "},\n",
+		", \"tx_bytes\": %" PRIu64 ", \"tx_local\": %" PRIu64
+		", \"tx_local_bytes\": %" PRIu64 ", \"dropped\": %" PRIu64 "},\n",
 		total.rx_packets, total.rx_bytes, total.tx_packets,
-		total.tx_bytes, dp_counters_dropped(&total));
+		total.tx_bytes, total.tx_local, total.tx_local_bytes,
+		dp_counters_dropped(&total));
 	fprintf(f, "  \"mbufs\": {\"pool_size\": %u, \"available_at_start\": %u,"
 		" \"available_at_exit\": %u, \"in_use_at_exit\": %u}\n}\n",
 		dp->pool_size, dp->pool_avail_start, dp->pool_avail_exit,

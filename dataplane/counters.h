@@ -68,8 +68,10 @@ struct dp_counters {
 	uint64_t rx_bytes;
 	uint64_t tx_packets;
 	uint64_t tx_bytes;
-	uint64_t tx_local;	/* of tx_packets: the gateway's own (ARP, ND,
-				 * ICMP, echo replies) */
+	/* the gateway's own frames sent (ARP, ND, ICMP, echo replies);
+	 * reports give them apart: tx_packets there is what was forwarded */
+	uint64_t tx_local;
+	uint64_t tx_local_bytes;
 	uint64_t drops[DP_DROP_MAX];
 };
 

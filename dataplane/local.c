@@ -267,14 +267,17 @@ source_for(const struct local *l, const struct cfg *run, int family,
 	return false;
 }
 
-/* Hand a packet to a worker: INJECT_L2 out of `port`, or INJECT_ROUTE. */
+/* Hand a packet to a worker: INJECT_L2 out of `port`, or INJECT_ROUTE.
+ * `own`: the gateway's own, not a forwarded packet that waited. */
 static void
-inject(struct local *l, struct rte_mbuf *m, enum dp_punt how, uint16_t port)
+inject(struct local *l, struct rte_mbuf *m, enum dp_punt how, uint16_t port,
+       bool own)
 {
 	struct dp *dp = l->dp;
 	unsigned int i;
 
 	ipsec_meta(m)->punt = (uint8_t)how;
+	ipsec_meta(m)->punt_code = own;
 	m->port = port;
 	for (i = 0; i < dp->nworkers; i++) {
 		struct dp_lcore *lc = dp->lc[(l->rr + i) % dp->nworkers];
@@ -288,6 +291,8 @@ inject(struct local *l, struct rte_mbuf *m, enum dp_punt how, uint16_t port)
 	rte_pktmbuf_free(m);
 }
 
+/* Drops count on the port the packet came in on (for what came out of a
+ * tunnel, the port the ESP came in on). */
 static void
 drop(struct local *l, struct rte_mbuf *m, uint16_t port, enum dp_drop why)
 {
@@ -347,7 +352,7 @@ arp_send(struct local *l, uint16_t port, uint16_t op,
 		l->st.arp_replies_out++;
 	else
 		l->st.arp_requests_out++;
-	inject(l, m, INJECT_L2, port);
+	inject(l, m, INJECT_L2, port, true);
 }
 
 /* ---- neighbor discovery ---- */
@@ -398,7 +403,7 @@ nd_send(struct local *l, uint16_t port, uint8_t type, uint8_t flags,
 		l->st.ns_out++;
 	else
 		l->st.na_out++;
-	inject(l, m, INJECT_L2, port);
+	inject(l, m, INJECT_L2, port, true);
 }
 
 /* Ask for k's link-layer address: broadcast / multicast, or unicast to a
@@ -451,7 +456,8 @@ send_resolved(struct local *l, struct rte_mbuf *m, uint16_t port,
 
 	eth->dst_addr = *lladdr;
 	eth->src_addr = l->dp->ports[port].mac;
-	inject(l, m, INJECT_L2, port);
+	/* punt_code: the worker said whether it was the gateway's own */
+	inject(l, m, INJECT_L2, port, ipsec_meta(m)->punt_code != 0);
 }
 
 static void
@@ -506,7 +512,7 @@ pending_fail(struct local *l, const struct cfg *run, struct pending *p)
 
 	for (i = 0; i < p->n; i++) {
 		icmp_error(l, run, p->m[i], ICMP_HOST_UNREACH, 0);
-		drop(l, p->m[i], p->k.port, DP_DROP_NO_NEIGHBOR);
+		drop(l, p->m[i], p->m[i]->port, DP_DROP_NO_NEIGHBOR);
 	}
 	p->used = false;
 	p->n = 0;
@@ -537,7 +543,7 @@ resolve_input(struct local *l, const struct cfg *run, struct rte_mbuf *m)
 	nh = fib_find(l->dp, family, dst);
 	if (nh == NULL || (nh->type != NH_CONNECTED && nh->type != NH_VIA) ||
 	    nh->port != port) {
-		drop(l, m, port, DP_DROP_NO_ROUTE);
+		drop(l, m, m->port, DP_DROP_NO_ROUTE);
 		return;
 	}
 	neigh_key_make(&k, port, family, nh->type == NH_VIA ? nh->via : dst);
@@ -549,7 +555,7 @@ resolve_input(struct local *l, const struct cfg *run, struct rte_mbuf *m)
 	p = pending_find(l, &k);
 	if (p == NULL) {
 		if (l->npend == PEND_MAX) {
-			drop(l, m, port, DP_DROP_HOLD_FULL);
+			drop(l, m, m->port, DP_DROP_HOLD_FULL);
 			return;
 		}
 		for (i = 0; l->pend[i].used; i++)
@@ -565,7 +571,7 @@ resolve_input(struct local *l, const struct cfg *run, struct rte_mbuf *m)
 			p->tries = RESOLVE_TRIES;	/* fails at once */
 	}
 	if (p->n == HOLD_MAX) {
-		drop(l, m, port, DP_DROP_HOLD_FULL);
+		drop(l, m, m->port, DP_DROP_HOLD_FULL);
 		return;
 	}
 	p->m[p->n++] = m;
@@ -974,7 +980,7 @@ icmp_error(struct local *l, const struct cfg *run, struct rte_mbuf *m,
 		l->st.icmp_too_big++;
 	else
 		l->st.icmp_unreachable++;
-	inject(l, e, INJECT_ROUTE, 0);
+	inject(l, e, INJECT_ROUTE, m->port, true);
 }
 
 /*
@@ -1042,7 +1048,7 @@ local_input(struct local *l, const struct cfg *run, struct rte_mbuf *m,
 		ip->hdr_checksum = 0;
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		l->st.echo_replies++;
-		inject(l, m, INJECT_ROUTE, port);
+		inject(l, m, INJECT_ROUTE, port, true);
 		return;
 	} else {
 		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)(eth + 1);
@@ -1110,10 +1116,10 @@ local_input(struct local *l, const struct cfg *run, struct rte_mbuf *m,
 			/* link-local: straight back where it came from */
 			eth->dst_addr = eth->src_addr;
 			eth->src_addr = l->dp->ports[port].mac;
-			inject(l, m, INJECT_L2, port);
+			inject(l, m, INJECT_L2, port, true);
 			return;
 		}
-		inject(l, m, INJECT_ROUTE, port);
+		inject(l, m, INJECT_ROUTE, port, true);
 	}
 }
 
@@ -1242,7 +1248,7 @@ local_stop(struct local *l)
 		unsigned int j;
 
 		for (j = 0; p->used && j < p->n; j++)
-			drop(l, p->m[j], p->k.port, DP_DROP_NO_NEIGHBOR);
+			drop(l, p->m[j], p->m[j]->port, DP_DROP_NO_NEIGHBOR);
 		p->used = false;
 		p->n = 0;
 	}

@@ -306,14 +306,17 @@ worker_send_l3(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
 	if (unlikely(ne == NULL)) {
 		/* the control thread resolves it and holds the packet */
 		ipsec_meta(m)->punt_arg = nh->port;
+		ipsec_meta(m)->punt_code = b->local;
 		burst_punt(b, c, m, PUNT_RESOLVE);
 		return;
 	}
 	/* tells the control thread the entry is in use (see local.c) */
 	if (unlikely(ne->used != now))
 		((struct neigh_entry *)(uintptr_t)ne)->used = now;
-	if (unlikely(b->local))
+	if (unlikely(b->local)) {
 		lc->cnt[nh->port].tx_local++;
+		lc->cnt[nh->port].tx_local_bytes += rte_pktmbuf_pkt_len(m);
+	}
 	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	eth->dst_addr = ne->lladdr;
 	eth->src_addr = out->mac;
@@ -685,9 +688,15 @@ inject_poll(struct dp_lcore *lc)
 		struct rte_mbuf *m = pkts[i];
 
 		if (ipsec_meta(m)->punt == INJECT_L2) {
-			lc->lcl.tx_packets++;
-			lc->lcl.tx_bytes += rte_pktmbuf_pkt_len(m);
-			lc->cnt[m->port].tx_local++;
+			/* punt_code: the gateway's own, else a packet that
+			 * waited for its neighbor (counted when received) */
+			if (ipsec_meta(m)->punt_code) {
+				lc->lcl.tx_packets++;
+				lc->lcl.tx_bytes += rte_pktmbuf_pkt_len(m);
+				lc->cnt[m->port].tx_local++;
+				lc->cnt[m->port].tx_local_bytes +=
+					rte_pktmbuf_pkt_len(m);
+			}
 			worker_tx_enqueue(lc, m->port, m);
 		} else {
 			burst_add(&b, &lc->lcl, NULL, m, 0);

@@ -56,7 +56,8 @@ def v4_len(value):
 # (id, builder(mac) -> packets, reason).  Each is sent on lan0.
 CASES = [
     ("runt", lambda m: [Raw(bytes(eth(m))[:13])], "not-ip"),
-    ("arp", lambda m: [Ether(src=HOST, dst="ff:ff:ff:ff:ff:ff") / ARP(pdst="10.100.0.1")], "not-ip"),
+    ("arp-for-another", lambda m: [Ether(src=HOST, dst="ff:ff:ff:ff:ff:ff") /
+                                   ARP(psrc="10.100.0.10", pdst="10.100.0.77")], "arp-other"),
     ("unknown-ethertype", lambda m: [eth(m) / Raw(b"\x88\xb5" + b"z" * 40)], "not-ip"),
     ("vlan-tagged", lambda m: [Ether(bytes(eth(m))[:12] + b"\x81\x00\x00\x05" + bytes(ip4(m))[12:])], "not-ip"),
     ("ethernet-only-v4", lambda m: [Ether(bytes(eth(m) / IP())[:14])], "bad-header"),
@@ -93,11 +94,27 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("build,reason", [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
-def test_dropped_and_counted(gateway, macs, build, reason):
+# The drops that make the gateway answer the sender with ICMP: (type, code).
+ICMP_FOR = {"ttl": (11, 0), "hop-limit": (3, 0), "local-v4": (3, 3), "local-v6": (1, 4)}
+
+
+@pytest.mark.parametrize("build,reason,case", [(c[1], c[2], c[0]) for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_dropped_and_counted(gateway, macs, build, reason, case):
+    """Nothing is forwarded (tx_packets counts forwarded packets; the
+    gateway's own frames are tx_local): what is sent is announcements, ARP
+    for a missing neighbor, and ICMP to the sender where one is due (time
+    exceeded, port unreachable)."""
     pkts = build(macs[1])
     r = gateway.run(CONFIG, {"lan0": pkts})
-    assert r.out["wan0"] == [] and r.out["lan0"] == [], "nothing may be forwarded"
+    assert r.out["wan0"] == [], "nothing may be forwarded"
+    if case in ICMP_FOR:
+        assert len(r.out["lan0"]) == len(pkts)
+        for p in r.out["lan0"]:
+            icmp = p.getlayer(3 if p.type == 0x86dd else 2)   # Ether / IP / ICMP
+            assert p[Ether].dst == HOST and (icmp.type, icmp.code) == ICMP_FOR[case]
+    else:
+        assert r.out["lan0"] == []
     r.assert_only_drop(reason, len(pkts), "lan0")
     assert r.port("lan0")["rx_packets"] == len(pkts)
     assert r.port("lan0")["dropped"] == len(pkts)

@@ -102,6 +102,7 @@ def test_arp_reply_learning_and_echo(gateway, macs):
     s = local(r)
     assert (s["arp-in"], s["arp-replies-out"], s["echo-replies"]) == (1, 1, 1)
     assert r.port("lan0")["tx_local"] == len(r.all["lan0"])
+    assert r.port("lan0")["tx_packets"] == 0       # forwarded: none
     assert_drops(r, {})
 
 
@@ -157,7 +158,7 @@ def test_resolution_asks_and_gives_up(gateway, macs, tmp_path):
         assert p[ICMPv6ND_NS].tgt == "fd00:100::10" and p[IPv6].hlim == 255
         assert p[IPv6].dst == "ff02::1:ff00:10" and p[Ether].dst == "33:33:ff:00:00:10"
         assert p[IPv6].src == "fd00:100::1" and p[ICMPv6NDOptSrcLLAddr].lladdr == macs[1]
-    assert s["drops"]["no-neighbor"] == 2 and s["ports"]["lan0"]["drops"]["no-neighbor"] == 2
+    assert s["drops"]["no-neighbor"] == 2 and s["ports"]["wan0"]["drops"]["no-neighbor"] == 2
     assert s["local"]["resolve-failed"] == 2
     unreach = g.out("wan0")
     assert len(unreach) == 2
