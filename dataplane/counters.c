@@ -73,6 +73,7 @@ dp_local_counters(const struct dp *dp, struct dp_counters *out)
 	memset(out, 0, sizeof(*out));
 	for (w = 0; w < dp->nworkers; w++)
 		dp_counters_add(out, &dp->lc[w]->lcl);
+	dp_counters_add(out, &dp->ctl_lcl);
 }
 
 void
@@ -308,6 +309,7 @@ dp_stats_reset(struct dp *dp)
 		memset(&lc->lcl, 0, sizeof(lc->lcl));
 	}
 	memset(dp->ctl_cnt, 0, sizeof(dp->ctl_cnt));
+	memset(&dp->ctl_lcl, 0, sizeof(dp->ctl_lcl));
 	if (dp->local != NULL)
 		local_stats_reset(dp->local);
 }

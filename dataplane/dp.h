@@ -168,8 +168,10 @@ struct dp {
 	struct rte_ring *events;	/* struct dp_event, workers -> control */
 	struct rte_ring *punt;		/* mbufs, workers -> control */
 	struct local *local;		/* the control thread's ARP / ND / ICMP */
-	/* drops the control thread makes, per port (only it writes them) */
+	/* drops the control thread makes, per port, and of the gateway's
+	 * own packets (only it writes them) */
 	struct dp_counters ctl_cnt[DP_MAX_PORTS];
+	struct dp_counters ctl_lcl;
 	volatile uint64_t now;		/* unix seconds, kept by the main thread */
 
 	volatile bool quit;

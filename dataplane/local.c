@@ -301,6 +301,19 @@ drop(struct local *l, struct rte_mbuf *m, uint16_t port, enum dp_drop why)
 	rte_pktmbuf_free(m);
 }
 
+/* A packet that waited for a neighbor: a forwarded one counts on its
+ * port, the gateway's own (punt_code) with the gateway's own. */
+static void
+drop_held(struct local *l, struct rte_mbuf *m, enum dp_drop why)
+{
+	if (ipsec_meta(m)->punt_code) {
+		l->dp->ctl_lcl.drops[why]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	drop(l, m, m->port, why);
+}
+
 /* A new frame for `port`: Ethernet header filled, `len` bytes after it. */
 static struct rte_mbuf *
 frame_new(struct local *l, uint16_t port, const struct rte_ether_addr *dst,
@@ -512,7 +525,7 @@ pending_fail(struct local *l, const struct cfg *run, struct pending *p)
 
 	for (i = 0; i < p->n; i++) {
 		icmp_error(l, run, p->m[i], ICMP_HOST_UNREACH, 0);
-		drop(l, p->m[i], p->m[i]->port, DP_DROP_NO_NEIGHBOR);
+		drop_held(l, p->m[i], DP_DROP_NO_NEIGHBOR);
 	}
 	p->used = false;
 	p->n = 0;
@@ -543,7 +556,7 @@ resolve_input(struct local *l, const struct cfg *run, struct rte_mbuf *m)
 	nh = fib_find(l->dp, family, dst);
 	if (nh == NULL || (nh->type != NH_CONNECTED && nh->type != NH_VIA) ||
 	    nh->port != port) {
-		drop(l, m, m->port, DP_DROP_NO_ROUTE);
+		drop_held(l, m, DP_DROP_NO_ROUTE);
 		return;
 	}
 	neigh_key_make(&k, port, family, nh->type == NH_VIA ? nh->via : dst);
@@ -555,7 +568,7 @@ resolve_input(struct local *l, const struct cfg *run, struct rte_mbuf *m)
 	p = pending_find(l, &k);
 	if (p == NULL) {
 		if (l->npend == PEND_MAX) {
-			drop(l, m, m->port, DP_DROP_HOLD_FULL);
+			drop_held(l, m, DP_DROP_HOLD_FULL);
 			return;
 		}
 		for (i = 0; l->pend[i].used; i++)
@@ -571,7 +584,7 @@ resolve_input(struct local *l, const struct cfg *run, struct rte_mbuf *m)
 			p->tries = RESOLVE_TRIES;	/* fails at once */
 	}
 	if (p->n == HOLD_MAX) {
-		drop(l, m, m->port, DP_DROP_HOLD_FULL);
+		drop_held(l, m, DP_DROP_HOLD_FULL);
 		return;
 	}
 	p->m[p->n++] = m;
@@ -876,6 +889,8 @@ icmp_error(struct local *l, const struct cfg *run, struct rte_mbuf *m,
 	uint32_t iplen = rte_pktmbuf_pkt_len(m) - off, quote;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	static const struct rte_ether_addr none;
+	/* about a packet for one of our addresses */
+	bool to_us = kind == ICMP_PORT_UNREACH || kind == ICMP_PROTO_UNREACH;
 	struct rte_mbuf *e;
 	uint8_t *icmp;
 
@@ -908,7 +923,10 @@ icmp_error(struct local *l, const struct cfg *run, struct rte_mbuf *m,
 			      (uint16_t)(28 + quote), (void **)&o);
 		if (e == NULL)
 			return;
-		if (!source_for(l, run, AF_INET, s, (uint8_t *)&o->src_addr)) {
+		if (to_us)	/* RFC 1812 4.3.2.4: from the address it was for */
+			o->src_addr = ip->dst_addr;
+		else if (!source_for(l, run, AF_INET, s,
+				     (uint8_t *)&o->src_addr)) {
 			l->st.icmp_not_sent++;
 			rte_pktmbuf_free(e);
 			return;
@@ -954,7 +972,10 @@ icmp_error(struct local *l, const struct cfg *run, struct rte_mbuf *m,
 			      (uint16_t)(48 + quote), (void **)&o);
 		if (e == NULL)
 			return;
-		if (!source_for(l, run, AF_INET6, ip6->src_addr, o->src_addr)) {
+		if (to_us)	/* RFC 4443 2.2 (b) */
+			memcpy(o->src_addr, ip6->dst_addr, 16);
+		else if (!source_for(l, run, AF_INET6, ip6->src_addr,
+				     o->src_addr)) {
 			l->st.icmp_not_sent++;
 			rte_pktmbuf_free(e);
 			return;
@@ -1248,7 +1269,7 @@ local_stop(struct local *l)
 		unsigned int j;
 
 		for (j = 0; p->used && j < p->n; j++)
-			drop(l, p->m[j], p->m[j]->port, DP_DROP_NO_NEIGHBOR);
+			drop_held(l, p->m[j], DP_DROP_NO_NEIGHBOR);
 		p->used = false;
 		p->n = 0;
 	}

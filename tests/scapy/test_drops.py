@@ -111,7 +111,7 @@ def test_dropped_and_counted(gateway, macs, build, reason, case):
     if case in ICMP_FOR:
         assert len(r.out["lan0"]) == len(pkts)
         for p in r.out["lan0"]:
-            icmp = p.getlayer(3 if p.type == 0x86dd else 2)   # Ether / IP / ICMP
+            icmp = p.getlayer(2)                      # Ether / IP / ICMP
             assert p[Ether].dst == HOST and (icmp.type, icmp.code) == ICMP_FOR[case]
     else:
         assert r.out["lan0"] == []
@@ -132,16 +132,21 @@ def test_no_route(gateway, macs):
 
 
 def test_mtu(gateway, macs):
-    """A packet larger than the output port's MTU is not sent (no
-    fragmentation yet); one that fits exactly is."""
+    """A packet larger than the output port's MTU is not sent as it is:
+    IPv4 without DF is fragmented, IPv4 with DF and IPv6 are dropped (and
+    answered with ICMP too big: test_local.py); one that fits exactly is
+    sent whole."""
     cfg = CONFIG.replace('wan0: { port: 0, address: [192.168.0.1/24, "2001:db8::1/64"] }',
                          'wan0: { port: 0, address: [192.168.0.1/24, "2001:db8::1/64"], mtu: 1280 }')
     fits = eth(macs[1]) / IP(src="10.100.0.10", dst="8.8.8.8") / Raw(bytes(1280 - 20))
     big = eth(macs[1]) / IP(src="10.100.0.10", dst="8.8.8.8") / Raw(bytes(1300 - 20))
+    bigdf = eth(macs[1]) / IP(src="10.100.0.10", dst="8.8.8.8", flags="DF") / Raw(bytes(1300 - 20))
     big6 = eth(macs[1]) / IPv6(src="fd00:100::10", dst="2001:db9::1") / Raw(bytes(1300 - 40))
-    r = gateway.run(cfg, {"lan0": [fits, big, big6]})
-    assert len(r.out["wan0"]) == 1 and len(r.out["wan0"][0]) == 14 + 1280
+    r = gateway.run(cfg, {"lan0": [fits, big, bigdf, big6]})
+    sizes = sorted(len(p) - 14 for p in r.out["wan0"])
+    assert sizes == sorted([1280, 1276, 44])      # whole; 1256 + 20 and 24 + 20
     assert r.port("wan0")["mtu"] == 1280
+    assert len(r.out["lan0"]) == 2                 # ICMP too big, both families
     r.assert_only_drop("mtu", 2, "lan0")
 
 

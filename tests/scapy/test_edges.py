@@ -161,8 +161,9 @@ def test_largest_frame_of_the_mtu(gateway, macs):
 
 
 def test_mtu_of_the_lan_port(gateway, macs):
-    """lan0 at MTU 1280: wan0 -> lan0 packets of 1280 bytes pass, 1281 and
-    1300 do not (IPv4 and IPv6, DF or not: no fragmentation yet)."""
+    """lan0 at MTU 1280: wan0 -> lan0 packets of 1280 bytes pass whole;
+    larger IPv4 without DF leaves in fragments of at most 1280, larger IPv4
+    with DF and IPv6 are dropped (with ICMP too big to the sender)."""
     wan, lan = macs[0], macs[1]
     cfg = CONFIG.replace('lan0: { port: 1, address: [10.100.0.1/24, "fd00:100::1/64"] }',
                          'lan0: { port: 1, address: [10.100.0.1/24, "fd00:100::1/64"], mtu: 1280 }')
@@ -175,10 +176,15 @@ def test_mtu_of_the_lan_port(gateway, macs):
         return Ether(src=R2, dst=wan) / IPv6(src="2001:db9::1", dst="fd00:100::10") / Raw(bytes(size - 40))
 
     fits = [v4(1280), v4(1280, flags="DF"), v6(1280)]
-    big = [v4(1281), v4(1300), v4(1300, flags="DF"), v6(1281), v6(1300)]
-    r = gateway.run(cfg, {"wan0": big[:2] + fits + big[2:]})
-    assert family_split(r.out["lan0"]) == family_split([forwarded(p, lan, HOST) for p in fits])
-    assert r.out["wan0"] == []
+    frag = [v4(1281), v4(1300)]
+    big = [v4(1300, flags="DF"), v6(1281), v6(1300)]
+    r = gateway.run(cfg, {"wan0": frag + fits + big})
+    whole = [p for p in r.out["lan0"] if len(p) - 14 == 1280 and
+             (IPv6 in p or not (p[IP].flags.MF or p[IP].frag))]
+    assert family_split(whole) == family_split([forwarded(p, lan, HOST) for p in fits])
+    pieces = [p for p in r.out["lan0"] if IP in p and (p[IP].flags.MF or p[IP].frag)]
+    assert len(pieces) == 4 and all(len(p) - 14 <= 1280 for p in pieces)
+    assert len(r.out["wan0"]) == len(big)          # ICMP too big to 198.51.100.1 / 2001:db9::1
     assert r.port("lan0")["mtu"] == 1280 and r.port("wan0")["mtu"] == 1500
     r.assert_only_drop("mtu", len(big), "wan0")
 
@@ -228,8 +234,13 @@ def test_local_addresses_from_either_side(gateway, macs):
     pkts = [Ether(src=R2, dst=wan) / IP(src="198.51.100.1", dst=a) / ICMP() for a in mine] + \
            [Ether(src=R2, dst=wan) / IPv6(src="2001:db9::1", dst=a) / UDP() for a in mine6]
     r = gateway.run(CONFIG, {"wan0": pkts})
-    assert r.out["wan0"] == [] and r.out["lan0"] == []
-    r.assert_only_drop("local", 4, "wan0")
+    # ICMP echo replies (IPv4) and port unreachable (UDP, IPv6), via R2
+    back = r.out["wan0"]
+    assert len(back) == 4 and r.out["lan0"] == []
+    assert sorted((p[IP].src, p[ICMP].type) for p in back if IP in p) == \
+        [("10.100.0.1", 0), ("192.168.0.1", 0)]
+    assert sorted(p[IPv6].src for p in back if IPv6 in p) == ["2001:db8::1", "fd00:100::1"]
+    r.assert_only_drop("local", 2, "wan0")
 
 
 PORTS_BY_NAME = f"""

@@ -128,7 +128,14 @@ def test_bounds_dropped(gateway, macs, reason):
     wan = macs[0]
     pkts = GROUPS[reason](wan)
     r = gateway.run(CONFIG, {"wan0": pkts})
-    assert r.out["wan0"] == [] and r.out["lan0"] == [], "nothing may be forwarded"
+    if reason == "ttl-exceeded":        # answered: ICMP time exceeded, to R2
+        # ICMP type: 11 (IPv4 header 20 bytes), ICMPv6 3 (header 40)
+        assert sorted((p[Ether].dst, bytes(p)[34] if p.type == 0x800 else bytes(p)[54])
+                      for p in r.out["wan0"]) == \
+            sorted((R2, 11 if IP in p else 3) for p in pkts)
+    else:
+        assert r.out["wan0"] == []
+    assert r.out["lan0"] == [], "nothing may be forwarded"
     r.assert_only_drop(reason, len(pkts), "wan0")
     assert r.port("wan0")["rx_packets"] == r.port("wan0")["dropped"] == len(pkts)
     assert r.port("wan0")["rx_bytes"] == sum(len(p) for p in pkts)

@@ -40,7 +40,8 @@ def config():
     lines = ["ports:",
              '  wan0: { port: 0, address: [192.168.0.1/22, "2001:db8::1/64"] }',
              '  lan0: { port: 1, address: [10.100.0.1/24, "fd00:100::1/64"] }',
-             "neighbors:"]
+             "neighbors:",
+             f'  - {{ address: 10.100.0.10, lladdr: "{HOST}", dev: lan0 }}']
     for i in range(N_NEIGH):
         lines.append(f'  - {{ address: {nh4(i)}, lladdr: "{mac(i)}", dev: wan0 }}')
         lines.append(f'  - {{ address: "{nh6(i)}", lladdr: "{mac(i)}", dev: wan0 }}')
