@@ -46,8 +46,17 @@ def stop(p, sig=signal.SIGTERM, timeout=30):
 
 
 def stop_all():
+    """Kill what is still running of ours, and remove the EAL runtime
+    directories and hugepage files of this benchmark's prefixes."""
     for p in list(_children):
         stop(p, signal.SIGKILL, 5)
+    for d in glob.glob(f"/var/run/dpdk/bench-*-{os.getpid()}-*"):
+        shutil.rmtree(d, ignore_errors=True)
+    for f in glob.glob(f"/dev/hugepages/bench-*-{os.getpid()}-*map_*"):
+        try:
+            os.unlink(f)
+        except OSError:
+            pass
 
 
 class Eal:

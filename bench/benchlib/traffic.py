@@ -171,7 +171,7 @@ def routes_config(n, nexthops=4):
     for h in range(1, nexthops):
         out.append(f"  - {{ address: 192.168.0.{254 - h}, lladdr: \"02:00:00:00:00:{0xfe - h:02x}\", "
                    "dev: wan0 }\n")
-    out.append("routes:\n")
+    out.append("routes:\n" if n else "routes: []\n")
     base = int(ipaddress.IPv4Address("16.0.0.0"))
     for i in range(n):
         a = base + (i << 8)
