@@ -860,6 +860,15 @@ icmp_token(struct local *l)
 	return true;
 }
 
+/* A 32-bit field after a 14-byte Ethernet header is 2-byte aligned only. */
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	rte_be32_t b = rte_cpu_to_be_32(v);
+
+	memcpy(p, &b, sizeof(b));
+}
+
 /* The start of the offending packet, into the error (across segments). */
 static void
 quote_copy(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint8_t *to)
@@ -989,9 +998,9 @@ icmp_error(struct local *l, const struct cfg *run, struct rte_mbuf *m,
 		icmp[0] = type[kind];
 		icmp[1] = code[kind];
 		if (kind == ICMP_TOO_BIG)
-			*(rte_be32_t *)(icmp + 4) = rte_cpu_to_be_32(mtu);
+			put_be32(icmp + 4, mtu);
 		else if (kind == ICMP_PROTO_UNREACH)
-			*(rte_be32_t *)(icmp + 4) = RTE_BE32(6); /* next header */
+			put_be32(icmp + 4, 6);	/* the next header field */
 		quote_copy(m, off, quote, icmp + 8);
 		*(uint16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(o, icmp);
 	}
