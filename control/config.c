@@ -1815,12 +1815,68 @@ static void cfg_validate_neighbors(struct cfg *cfg, struct cfg_err *err,
 	}
 }
 
+/* Routes by prefix, then by position: duplicates are neighbours. */
+static int route_ix_cmp(const void *pa, const void *pb)
+{
+	const struct cfg_route *const *a = pa, *const *b = pb;
+	const struct cfg_prefix *x = &(*a)->prefix, *y = &(*b)->prefix;
+	int c;
+
+	if (x->addr.family != y->addr.family)
+		return x->addr.family < y->addr.family ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	c = memcmp(x->addr.a, y->addr.a, x->addr.family == AF_INET ? 4 : 16);
+	if (c != 0)
+		return c;
+	return *a < *b ? -1 : *a > *b;
+}
+
+/*
+ * For each route, the index of the first earlier route with the same
+ * prefix, or SIZE_MAX; by sorting, so that a million routes take a
+ * second, not hours.  NULL when out of memory.
+ */
+static size_t *route_dups(const struct cfg *cfg, const struct cfg_marks *m)
+{
+	const struct cfg_route **ix = malloc((cfg->nroutes + 1) * sizeof(*ix));
+	size_t *first = malloc((cfg->nroutes + 1) * sizeof(*first));
+	size_t i, n = 0, run = 0;
+
+	if (ix == NULL || first == NULL) {
+		free(ix);
+		free(first);
+		return NULL;
+	}
+	for (i = 0; i < cfg->nroutes; i++) {
+		first[i] = SIZE_MAX;
+		if (!CFG_BAD(m, bad_route, i))
+			ix[n++] = &cfg->routes[i];
+	}
+	qsort(ix, n, sizeof(*ix), route_ix_cmp);
+	for (i = 1; i < n; i++) {
+		if (!cfg_prefix_eq(&ix[i]->prefix, &ix[run]->prefix)) {
+			run = i;
+			continue;
+		}
+		first[ix[i] - cfg->routes] = (size_t)(ix[run] - cfg->routes);
+	}
+	free(ix);
+	return first;
+}
+
 static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 				const struct cfg_marks *m)
 {
 	char where[32], buf[INET6_ADDRSTRLEN];
+	size_t *dup = route_dups(cfg, m);
 	size_t i, j;
 
+	if (dup == NULL && cfg->nroutes != 0) {
+		cfg_errorf(err, NULL, "out of memory checking %zu routes",
+			   cfg->nroutes);
+		return;
+	}
 	for (i = 0; i < cfg->nroutes; i++) {
 		const struct cfg_route *r = &cfg->routes[i];
 		bool is_port, is_if;
@@ -1838,19 +1894,14 @@ static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 			cfg_verr(err, &r->pos, where,
 				 "via is only for routes through a port; %s is an ipsec interface",
 				 r->dev);
-		for (j = 0; j < i; j++) {
-			if (CFG_BAD(m, bad_route, j))
-				continue;
-			if (cfg_prefix_eq(&r->prefix, &cfg->routes[j].prefix)) {
-				cfg_verr(err, &r->pos, where,
-					 "%s/%u is already routed by routes[%zu]",
-					 cfg_addr_str(&r->prefix.addr, buf,
-						      sizeof(buf)),
-					 r->prefix.len, j);
-				break;
-			}
-		}
+		j = dup[i];
+		if (j != SIZE_MAX)
+			cfg_verr(err, &r->pos, where,
+				 "%s/%u is already routed by routes[%zu]",
+				 cfg_addr_str(&r->prefix.addr, buf, sizeof(buf)),
+				 r->prefix.len, j);
 	}
+	free(dup);
 }
 
 /* The one interface whose tunnel an SA's addresses match, either way. */
