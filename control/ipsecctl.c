@@ -1028,7 +1028,9 @@ conn_line(struct conn *c, size_t *len)
 	ssize_t n;
 
 	for (;;) {
-		nl = memchr(c->buf + scan, '\n', c->len - scan);
+		/* the buffer is NULL until the first read */
+		nl = c->len > scan ? memchr(c->buf + scan, '\n', c->len - scan) :
+				     NULL;
 		if (nl != NULL) {
 			line = c->buf + c->start;
 			*nl = '\0';
@@ -1036,7 +1038,8 @@ conn_line(struct conn *c, size_t *len)
 			c->start = (size_t)(nl - c->buf) + 1;
 			return line;
 		}
-		memmove(c->buf, c->buf + c->start, c->len - c->start);
+		if (c->start > 0)
+			memmove(c->buf, c->buf + c->start, c->len - c->start);
 		c->len -= c->start;
 		c->start = 0;
 		scan = c->len;

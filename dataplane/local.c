@@ -11,9 +11,10 @@
  * (no-neighbor) with ICMP host unreachable to their sources.
  *
  * Aging.  A learned entry is confirmed by any ARP or ND word from its
- * owner.  REACHABLE_S after that, if workers still send through it, it is
- * probed by unicast, up to PROBES times a second apart, and removed when
- * none is answered; an entry nobody sent through for GC_S is removed.
+ * owner.  `reachable` seconds after that (REACHABLE_S unless set), if
+ * workers still send through it, it is probed by unicast, up to PROBES
+ * times a second apart, and removed when none is answered; an entry nobody
+ * sent through for four times `reachable` is removed.
  * Static entries are never touched.
  *
  * ICMP errors come from a token bucket (ICMP_RATE a second, ICMP_BURST at
@@ -48,9 +49,8 @@
 #define PEND_MAX 256
 #define RESOLVE_TRIES 3
 #define RESOLVE_MS 1000
-#define REACHABLE_S 30
+#define REACHABLE_S 30		/* default; --neigh-reachable */
 #define PROBES 3
-#define GC_S 120
 #define ICMP_RATE 1000		/* per second */
 #define ICMP_BURST 50
 #define ICMP4_QUOTE_MAX 576	/* RFC 1812 4.3.2.3: the error's size */
@@ -85,6 +85,7 @@ struct local {
 	uint64_t tokens_ms;		/* ICMP tokens, in ms of rate */
 	uint64_t last_ms;
 	uint64_t last_sec;
+	unsigned int reachable;		/* seconds */
 	unsigned int rr;		/* next worker to inject through */
 	struct local_stats st;
 };
@@ -624,16 +625,17 @@ neigh_age(struct local *l, const struct cfg *run)
 		struct neigh_entry *e = (struct neigh_entry *)(uintptr_t)ce;
 		uint64_t last = RTE_MAX(e->used, e->confirmed);
 
-		if (e->is_static || now < e->confirmed + REACHABLE_S)
+		if (e->is_static || now < e->confirmed + l->reachable)
 			continue;
-		if (now < e->used + REACHABLE_S) {
+		if (now < e->used + l->reachable) {
 			if (e->probes >= PROBES) {
 				gone[ngone++] = e->key;
 				continue;
 			}
 			e->probes++;
+			l->st.probes++;
 			solicit(l, run, &e->key, &e->lladdr);
-		} else if (now >= last + GC_S) {
+		} else if (now >= last + 4ull * l->reachable) {
 			gone[ngone++] = e->key;
 		}
 	}
@@ -1215,6 +1217,7 @@ local_create(struct dp *dp)
 	if (l == NULL)
 		return NULL;
 	l->dp = dp;
+	l->reachable = REACHABLE_S;
 	l->last_ms = now_ms();
 	l->tokens_ms = (uint64_t)ICMP_BURST * 1000;
 	for (i = 0; i < DP_MAX_PORTS; i++)
@@ -1306,6 +1309,12 @@ local_free(struct local *l)
 	free(l);
 }
 
+void
+local_set_reachable(struct local *l, unsigned int seconds)
+{
+	l->reachable = seconds;
+}
+
 const char *
 local_neigh_state(const struct local *l, const struct neigh_entry *e)
 {
@@ -1315,7 +1324,7 @@ local_neigh_state(const struct local *l, const struct neigh_entry *e)
 		return "static";
 	if (e->probes != 0)
 		return "probe";
-	return now < e->confirmed + REACHABLE_S ? "reachable" : "stale";
+	return now < e->confirmed + l->reachable ? "reachable" : "stale";
 }
 
 int

@@ -34,6 +34,7 @@ struct neigh_key;
 	X(ns_out, "ns-out")                                              \
 	X(na_out, "na-out")                                              \
 	X(announcements, "announcements")                                \
+	X(probes, "probes")                                              \
 	X(resolved, "resolved")                                          \
 	X(resolve_failed, "resolve-failed")                              \
 	X(neighbors_expired, "neighbors-expired")                        \
@@ -58,6 +59,9 @@ void local_free(struct local *l);
 /* Often, from the control loop: handle what the workers handed over,
  * retry resolutions, and once a second age neighbors and watch links. */
 void local_poll(struct local *l, const struct cfg *run);
+/* Seconds a learned neighbor is trusted before it is probed (default 30);
+ * one unused for four times that is forgotten. */
+void local_set_reachable(struct local *l, unsigned int seconds);
 /* After the workers have stopped: free every packet held or queued. */
 void local_stop(struct local *l);
 /* "static", "reachable", "stale" or "probe", for neighbor-list. */

@@ -43,6 +43,7 @@ struct options {
 	const char *socket;
 	const char *stats_json;
 	long idle_exit_ms;	/* 0: never */
+	long reachable_s;	/* 0: the default */
 	bool check;
 };
 
@@ -53,11 +54,13 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ipsecgw [EAL options] -- [-f FILE] [-S SOCKET] [--idle-exit MS]\n"
-		"                [--stats-json FILE] [--check]\n"
+		"                [--stats-json FILE] [--neigh-reachable S] [--check]\n"
 		"  -f FILE            configuration (default " DEFAULT_CONFIG ")\n"
 		"  -S SOCKET          control socket (default " DEFAULT_SOCKET ")\n"
 		"  --idle-exit MS     exit once no port has received for MS ms\n"
 		"  --stats-json FILE  write every counter to FILE on exit\n"
+		"  --neigh-reachable S  seconds a learned neighbor is trusted\n"
+		"                     before it is probed (default 30)\n"
 		"  --check            validate the configuration and exit\n");
 }
 
@@ -69,6 +72,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "idle-exit", required_argument, NULL, 'i' },
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "check", no_argument, NULL, 'c' },
+		{ "neigh-reachable", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -99,6 +103,16 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'j':
 			o->stats_json = optarg;
+			break;
+		case 'r':
+			errno = 0;
+			o->reachable_s = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || end == optarg ||
+			    o->reachable_s <= 0 || o->reachable_s > 86400) {
+				fprintf(stderr, "ipsecgw: --neigh-reachable: '%s' is not a number of seconds from 1 to 86400\n",
+					optarg);
+				return -1;
+			}
 			break;
 		case 'c':
 			o->check = true;
@@ -284,6 +298,8 @@ main(int argc, char **argv)
 	for (w = 0; w < gw.nworkers; w++)
 		rte_eal_remote_launch(dp_worker_main, gw.lc[w],
 				      gw.lc[w]->lcore_id);
+	if (opt.reachable_s != 0)
+		local_set_reachable(gw.local, (unsigned int)opt.reachable_s);
 	control_loop(&gw, ctl, srv, opt.idle_exit_ms);
 	rte_eal_mp_wait_lcore();
 	local_stop(gw.local);

@@ -170,7 +170,7 @@ class Live:
     mbuf back)."""
 
     def __init__(self, tmp_path, config, inputs=None, ports=("wan0", "lan0"), lcores="0-1",
-                 loop=(), capture=True):
+                 loop=(), capture=True, extra=()):
         self.dir = tmp_path / f"live{next(_seq)}"
         self.dir.mkdir()
         self.cfg = self.dir / "ipsecgw.yaml"
@@ -191,6 +191,7 @@ class Live:
                 self.outs[name] = tx
             args += ["--vdev", dev]
         args += ["--", "-f", str(self.cfg), "-S", self.sock, "--stats-json", str(self.stats_path)]
+        args += list(extra)
         self.log = open(self.dir / "stderr.txt", "w+")
         self.proc = subprocess.Popen([str(BIN)] + args, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True)

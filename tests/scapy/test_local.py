@@ -195,6 +195,36 @@ def test_neighbor_list_shows_learned(gateway, macs, tmp_path):
     assert ns_["192.168.0.2"]["state"] == "static"
 
 
+def test_neighbors_probed_and_forgotten(macs, tmp_path):
+    """With --neigh-reachable 1: a learned neighbor still in use is probed
+    by unicast ARP three times once it has not been heard from for a
+    second, then forgotten (and resolved again by broadcast); one not in
+    use is forgotten after four seconds."""
+    import time
+    wan, lan = macs[0], macs[1]
+    learn4 = Ether(src=HOST, dst=BCAST) / ARP(op=1, hwsrc=HOST, psrc="10.100.0.10",
+                                                pdst="10.100.0.1")
+    flow = Ether(src=R2, dst=wan) / IP(src="198.51.100.7", dst="10.100.0.10") / UDP() / Raw(b"f")
+    # (the flow loops at line rate: nothing is captured)
+    g = Live(tmp_path, LEARN, {"lan0": [learn4, ns(lan, "fd00:100::1")], "wan0": [flow]},
+             loop=("wan0",), capture=False, extra=["--neigh-reachable", "1"])
+    try:
+        time.sleep(0.3)
+        n = {x["address"]: x for x in g.ok("neighbor-list")["neighbors"]}
+        assert n["10.100.0.10"]["lladdr"] == n["fd00:100::10"]["lladdr"] == HOST
+        time.sleep(6)
+        n = {x["address"]: x["state"] for x in g.ok("neighbor-list")["neighbors"]}
+        assert "fd00:100::10" not in n, n          # unused: forgotten
+        assert n.get("10.100.0.10", "incomplete") == "incomplete", n
+    finally:
+        s = g.stop()
+    loc = s["local"]
+    assert loc["probes"] == 3 and loc["neighbors-expired"] == 2
+    # after the probes, resolution by broadcast again (and it fails)
+    assert loc["arp-requests-out"] > 3 and loc["resolve-failed"] >= 1
+    assert s["ports"]["lan0"]["tx_packets"] > 0          # it was used
+
+
 # --- neighbor discovery ---------------------------------------------------------
 
 def test_nd_solicitation_advertisement_and_echo(gateway, macs):
