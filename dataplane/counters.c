@@ -231,10 +231,14 @@ dp_stats_json_fp(const struct dp *dp, FILE *f)
 		const struct dp_port *p = &dp->ports[dp->port_list[i]];
 
 		dp_port_counters(dp, p->port_id, &c);
+		dp_port_hw((struct dp_port *)(uintptr_t)p);
 		rte_ether_format_addr(mac, sizeof(mac), &p->mac);
 		fprintf(f, "%s\n    \"%s\": {\"port_id\": %u, \"device\": \"%s\","
-			" \"mac\": \"%s\", \"mtu\": %u,\n", i ? "," : "",
-			p->name, p->port_id, p->device, mac, p->mtu);
+			" \"mac\": \"%s\", \"mtu\": %u,\n      \"rx_missed\": %"
+			PRIu64 ", \"rx_errors\": %" PRIu64 ", \"rx_nombuf\": %"
+			PRIu64 ",\n", i ? "," : "", p->name, p->port_id,
+			p->device, mac, p->mtu, p->hw_missed, p->hw_errors,
+			p->hw_nombuf);
 		json_counters(f, &c, "      ");
 		fprintf(f, "}");
 	}

@@ -100,6 +100,11 @@ struct dp_port {
 	 */
 	bool txq_shared;
 	rte_spinlock_t txq_lock[RTE_MAX_LCORE];
+	/* the device's own counts, kept when it closes (dp_port_hw) */
+	bool closed;
+	uint64_t hw_missed;	/* dropped by the device: rx ring full */
+	uint64_t hw_errors;	/* received in error */
+	uint64_t hw_nombuf;	/* no mbuf to receive into */
 };
 
 struct dp_rxq {
@@ -181,6 +186,8 @@ struct dp {
 int dp_ports_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err);
 int dp_ports_start(struct dp *dp);
 void dp_ports_close(struct dp *dp);
+/* Refresh p->hw_* from the device (unless it is closed). */
+void dp_port_hw(struct dp_port *p);
 
 /* apply.c APIs: */
 /* Ports, tables, crypto: what the configuration's ports and crypto say. */

@@ -252,7 +252,21 @@ dp_ports_close(struct dp *dp)
 	for (i = 0; i < dp->nports; i++) {
 		uint16_t pid = dp->port_list[i];
 
+		dp_port_hw(&dp->ports[pid]);
+		dp->ports[pid].closed = true;
 		rte_eth_dev_stop(pid);
 		rte_eth_dev_close(pid);
 	}
+}
+
+void
+dp_port_hw(struct dp_port *p)
+{
+	struct rte_eth_stats st;
+
+	if (p->closed || rte_eth_stats_get(p->port_id, &st) != 0)
+		return;
+	p->hw_missed = st.imissed;
+	p->hw_errors = st.ierrors;
+	p->hw_nombuf = st.rx_nombuf;
 }

@@ -17,7 +17,8 @@ from net import forwarded
 REASONS = ("not-ip", "bad-header", "bad-checksum", "other-host", "martian", "no-route",
            "no-neighbor", "ttl-exceeded", "mtu", "local", "tx-full")
 PORT_KEYS = ("port_id", "device", "mac", "mtu", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes",
-             "dropped", "drops")
+             "dropped", "drops", "tx_local", "tx_local_bytes", "rx_missed", "rx_errors",
+             "rx_nombuf")
 TOTAL_KEYS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "dropped")
 
 WAN_R, LAN_H, DMZ_H = "02:00:00:00:00:02", "02:00:00:00:01:10", "02:00:00:00:02:20"
