@@ -282,6 +282,19 @@ bool cfg_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
 	return memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16) == 0;
 }
 
+bool cfg_prefix_has(const struct cfg_prefix *p, int family, const uint8_t *a)
+{
+	unsigned int bits = p->len, i;
+
+	if (p->addr.family != family)
+		return false;
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (p->addr.a[i] != a[i])
+			return false;
+	return bits == 0 ||
+	       ((p->addr.a[i] ^ a[i]) & (uint8_t)(0xff << (8 - bits))) == 0;
+}
+
 static bool cfg_prefix_eq(const struct cfg_prefix *a,
 			  const struct cfg_prefix *b)
 {

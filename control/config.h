@@ -264,6 +264,8 @@ int cfg_prefix_parse(const char *s, struct cfg_prefix *p);
 /* Text form of an address into buf (at least 46 bytes). */
 const char *cfg_addr_str(const struct cfg_addr *a, char *buf, size_t len);
 bool cfg_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b);
+/* Is address a (network byte order, of `family`) inside prefix p? */
+bool cfg_prefix_has(const struct cfg_prefix *p, int family, const uint8_t *a);
 
 /* Lookups by name; NULL if absent. */
 const struct cfg_port *cfg_port_find(const struct cfg *cfg, const char *name);

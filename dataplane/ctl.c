@@ -1488,18 +1488,6 @@ op_interface_list(struct req *r)
 	return 0;
 }
 
-static bool
-prefix_contains(const struct cfg_prefix *p, const struct cfg_addr *a)
-{
-	struct cfg_prefix x = { .addr = *a, .len = p->len }, y = *p;
-
-	if (p->addr.family != a->family)
-		return false;
-	prefix_mask(&x);
-	prefix_mask(&y);
-	return cfg_addr_eq(&x.addr, &y.addr);
-}
-
 /*
  * The BSD form "route add DEST GATEWAY" names no device: the gateway is on
  * a port's subnet, or is an ipsec interface's own or peer address (as in
@@ -1528,7 +1516,8 @@ route_resolve_dev(struct req *r, struct cfg_route *rt)
 	}
 	for (i = 0; i < run->nports; i++)
 		for (j = 0; j < run->ports[i].naddrs; j++)
-			if (prefix_contains(&run->ports[i].addrs[j], &rt->via)) {
+			if (cfg_prefix_has(&run->ports[i].addrs[j], rt->via.family,
+					   rt->via.a)) {
 				snprintf(rt->dev, sizeof(rt->dev), "%s",
 					 run->ports[i].name);
 				return 0;

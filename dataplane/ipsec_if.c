@@ -427,18 +427,7 @@ ipsec_iface_auto_mtu(const struct dp *dp, const struct ipsec_iface *f)
 	const struct nexthop *nh = NULL;
 
 	if (f->has_tunnel && dp->fib != NULL) {
-		if (f->family == AF_INET) {
-			uint32_t v;
-
-			memcpy(&v, f->remote, 4);
-			v = rte_be_to_cpu_32(v);
-			fib_lookup4_bulk(dp->fib, &v, &nh, 1);
-		} else {
-			uint8_t v6[1][16];
-
-			memcpy(v6[0], f->remote, 16);
-			fib_lookup6_bulk(dp->fib, v6, &nh, 1);
-		}
+		nh = fib_lookup(dp->fib, f->family, f->remote);
 		if (nh != NULL && (nh->type == NH_CONNECTED ||
 				   nh->type == NH_VIA))
 			pmtu = dp->ports[nh->port].mtu;

@@ -115,18 +115,7 @@ ipsec_outbound_finish(struct dp_lcore *lc, struct burst *b,
 		return;
 	ipsec_sa_use(lc, s, lc->dp->now, done, bytes);
 
-	if (f->family == AF_INET) {
-		uint32_t dst;
-
-		memcpy(&dst, f->remote, 4);
-		dst = rte_be_to_cpu_32(dst);
-		fib_lookup4_bulk(lc->dp->fib, &dst, &nh, 1);
-	} else {
-		uint8_t dst6[1][16];
-
-		memcpy(dst6[0], f->remote, 16);
-		fib_lookup6_bulk(lc->dp->fib, dst6, &nh, 1);
-	}
+	nh = fib_lookup(lc->dp->fib, f->family, f->remote);
 	if (unlikely(nh == NULL ||
 		     (nh->type != NH_CONNECTED && nh->type != NH_VIA))) {
 		drop_all(b, c, mb, done, nh == NULL ? DP_DROP_NO_ROUTE :

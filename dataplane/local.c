@@ -101,20 +101,6 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static bool
-prefix_has(const struct cfg_prefix *p, int family, const uint8_t *a)
-{
-	unsigned int bits = p->len, i;
-
-	if (p->addr.family != family)
-		return false;
-	for (i = 0; bits >= 8; i++, bits -= 8)
-		if (p->addr.a[i] != a[i])
-			return false;
-	return bits == 0 ||
-	       ((p->addr.a[i] ^ a[i]) & (uint8_t)(0xff << (8 - bits))) == 0;
-}
-
 static int
 alen(int family)
 {
@@ -157,7 +143,7 @@ port_onlink(const struct local *l, const struct cfg *run, uint16_t port,
 	if (family == AF_INET6 && a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
 		return true;
 	for (i = 0; cp != NULL && i < cp->naddrs; i++)
-		if (prefix_has(&cp->addrs[i], family, a))
+		if (cfg_prefix_has(&cp->addrs[i], family, a))
 			return true;
 	return false;
 }
@@ -177,7 +163,7 @@ port_source(const struct local *l, const struct cfg *run, uint16_t port,
 	for (i = 0; cp != NULL && i < cp->naddrs; i++) {
 		if (cp->addrs[i].addr.family != family)
 			continue;
-		if (to != NULL && prefix_has(&cp->addrs[i], family, to)) {
+		if (to != NULL && cfg_prefix_has(&cp->addrs[i], family, to)) {
 			memcpy(src, cp->addrs[i].addr.a, alen(family));
 			return true;
 		}
@@ -195,26 +181,6 @@ port_source(const struct local *l, const struct cfg *run, uint16_t port,
 	return false;
 }
 
-static const struct nexthop *
-fib_find(const struct dp *dp, int family, const uint8_t *a)
-{
-	const struct nexthop *nh = NULL;
-
-	if (family == AF_INET) {
-		uint32_t v;
-
-		memcpy(&v, a, 4);
-		v = rte_be_to_cpu_32(v);
-		fib_lookup4_bulk(dp->fib, &v, &nh, 1);
-	} else {
-		uint8_t v6[1][16];
-
-		memcpy(v6[0], a, 16);
-		fib_lookup6_bulk(dp->fib, v6, &nh, 1);
-	}
-	return nh;
-}
-
 /*
  * A source address of ours for a packet to `to`, as a host would choose
  * it: an address of the interface the route to `to` goes out of, else any
@@ -224,7 +190,7 @@ static bool
 source_for(const struct local *l, const struct cfg *run, int family,
 	   const uint8_t *to, uint8_t *src)
 {
-	const struct nexthop *nh = fib_find(l->dp, family, to);
+	const struct nexthop *nh = fib_lookup(l->dp->fib, family, to);
 	size_t i, j;
 
 	if (nh != NULL && nh->type == NH_IFACE) {
@@ -554,7 +520,7 @@ resolve_input(struct local *l, const struct cfg *run, struct rte_mbuf *m)
 				      sizeof(struct rte_ether_hdr))->dst_addr;
 	/* ESP's outer destination, or the packet's own: the route is the
 	 * one the worker took, unless it changed meanwhile */
-	nh = fib_find(l->dp, family, dst);
+	nh = fib_lookup(l->dp->fib, family, dst);
 	if (nh == NULL || (nh->type != NH_CONNECTED && nh->type != NH_VIA) ||
 	    nh->port != port) {
 		drop_held(l, m, DP_DROP_NO_ROUTE);

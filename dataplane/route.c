@@ -320,6 +320,26 @@ fib_lookup6_bulk(const struct fib *fib, uint8_t (*addrs)[16],
 	}
 }
 
+const struct nexthop *
+fib_lookup(const struct fib *fib, int family, const uint8_t *addr)
+{
+	const struct nexthop *nh = NULL;
+
+	if (family == AF_INET) {
+		uint32_t v;
+
+		memcpy(&v, addr, 4);
+		v = rte_be_to_cpu_32(v);
+		fib_lookup4_bulk(fib, &v, &nh, 1);
+	} else {
+		uint8_t v6[1][16];
+
+		memcpy(v6[0], addr, 16);
+		fib_lookup6_bulk(fib, v6, &nh, 1);
+	}
+	return nh;
+}
+
 uint32_t
 fib_nexthops_used(const struct fib *fib)
 {

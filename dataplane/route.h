@@ -57,6 +57,10 @@ void fib_lookup4_bulk(const struct fib *fib, const uint32_t *addrs,
 		      const struct nexthop **nh, unsigned int n);
 void fib_lookup6_bulk(const struct fib *fib, uint8_t (*addrs)[16],
 		      const struct nexthop **nh, unsigned int n);
+/* One address (network byte order, AF_INET or AF_INET6): for the
+ * control thread, and per group of packets. */
+const struct nexthop *fib_lookup(const struct fib *fib, int family,
+				 const uint8_t *addr);
 uint32_t fib_nexthops_used(const struct fib *fib);
 
 #endif /* IPSECGW_ROUTE_H */
