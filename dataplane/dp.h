@@ -18,6 +18,7 @@
 #include "control/config.h"
 #include "dataplane/counters.h"
 #include "dataplane/ipsec.h"
+#include "dataplane/neigh.h"
 
 #define DP_BURST 32
 #define DP_MAX_PORTS RTE_MAX_ETHPORTS
@@ -143,6 +144,7 @@ struct dp_lcore {
 	uint64_t fragments;		/* IPv4 fragments made */
 	struct rte_ring *inject;	/* control -> this worker (SP/SC) */
 	struct dp_counters lcl;		/* the gateway's own packets */
+	struct neigh_cache ncache;
 	struct dp_counters cnt[DP_MAX_PORTS];
 	struct dp_counters ifcnt[IPSEC_MAX_IF];	/* ipsec interfaces */
 	struct dp_sa_counters sacnt[IPSEC_MAX_SA];

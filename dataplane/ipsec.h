@@ -103,6 +103,11 @@ struct ipsec_sa {
 	uint64_t added;			/* unix seconds */
 	uint64_t seq_base;		/* outbound: the seq it started after */
 	rte_be16_t natt_dport;		/* outbound NAT-T: the remote's port */
+	/* outbound over IPv4: the unfolded one's complement sum of the outer
+	 * header's fixed words (the template with TOS, length, ID, flags
+	 * and checksum zero), so that the checksum is made without reading
+	 * the header back */
+	uint32_t outer_sum;
 	struct ipsec_sa_use use;
 	struct cfg_addr src;
 	struct cfg_addr dst;

@@ -279,6 +279,9 @@ sa_create(struct dp *dp, const struct cfg_sa *c, const struct ipsec_iface *ifc,
 	prm.crypto_xform = x;
 	prm.tun.hdr = hdr;
 	prm.tun.hdr_len = tunnel_template(ifc, hdr);
+	if (ifc->family == AF_INET)
+		s->outer_sum = __rte_raw_cksum(hdr + sizeof(struct rte_ether_hdr),
+					       sizeof(struct rte_ipv4_hdr), 0);
 	prm.tun.hdr_l3_off = sizeof(struct rte_ether_hdr);
 	prm.tun.next_proto = IPPROTO_IPIP;
 

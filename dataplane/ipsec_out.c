@@ -21,13 +21,21 @@
 
 #define IPV4_DF RTE_BE16(RTE_IPV4_HDR_DF_FLAG)
 
-static void
-outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m, rte_be16_t dport)
+/*
+ * The outer header's TOS (inner DSCP, and ECN if asked), DF and checksum,
+ * and NAT-T's UDP length and port.  The IPv4 checksum is the SA's sum of
+ * the fixed words plus the four that vary: reading the header back would
+ * wait on the narrow stores librte_ipsec has just made to it.
+ */
+static inline void
+outer_fixup(const struct ipsec_iface *f, const struct ipsec_sa *s,
+	    struct rte_mbuf *m, rte_be16_t dport)
 {
 	const struct ipsec_meta *in = ipsec_meta(m);
 	uint8_t tos = (in->tos & 0xfc) | (f->ecn ? (in->tos & 0x03) : 0);
 	uint32_t l3 = f->family == AF_INET ? sizeof(struct rte_ipv4_hdr) :
 					      sizeof(struct rte_ipv6_hdr);
+	uint32_t iplen = rte_pktmbuf_pkt_len(m) - sizeof(struct rte_ether_hdr);
 
 	if (f->nat_t) {
 		/* RFC 3948: UDP length of the datagram, checksum zero (IPv6
@@ -35,8 +43,7 @@ outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m, rte_be16_t dport)
 		struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m,
 			struct rte_udp_hdr *, sizeof(struct rte_ether_hdr) + l3);
 
-		udp->dgram_len = rte_cpu_to_be_16(rte_pktmbuf_pkt_len(m) -
-			sizeof(struct rte_ether_hdr) - l3);
+		udp->dgram_len = rte_cpu_to_be_16(iplen - l3);
 		udp->dst_port = dport;
 		udp->dgram_cksum = 0;
 	}
@@ -45,11 +52,23 @@ outer_fixup(const struct ipsec_iface *f, struct rte_mbuf *m, rte_be16_t dport)
 			struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
 		bool df = f->df == CFG_DF_SET ||
 			  (f->df == CFG_DF_COPY && (in->df & 1));
+		rte_be16_t len = rte_cpu_to_be_16((uint16_t)iplen);
+		rte_be16_t frag = df ? IPV4_DF : 0;
+		uint32_t sum;
 
+		/* words as they lie in memory, like __rte_raw_cksum */
+		sum = s->outer_sum + len + ip->packet_id + frag;
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+		sum += (uint32_t)tos << 8;	/* the byte after version/IHL */
+#else
+		sum += tos;
+#endif
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
 		ip->type_of_service = tos;
-		ip->fragment_offset = df ? IPV4_DF : 0;
-		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		ip->total_length = len;
+		ip->fragment_offset = frag;
+		ip->hdr_checksum = (uint16_t)~sum;
 	} else {
 		struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod_offset(m,
 			struct rte_ipv6_hdr *, sizeof(struct rte_ether_hdr));
@@ -123,12 +142,9 @@ ipsec_outbound_finish(struct dp_lcore *lc, struct burst *b,
 				       DP_DROP_LOCAL);
 		return;
 	}
-	for (i = 0; i < done; i++) {
-		outer_fixup(f, mb[i], s->natt_dport);
-		worker_send_l3(lc, b, c, mb[i], nh, f->family, f->remote,
-			       rte_pktmbuf_pkt_len(mb[i]) -
-			       sizeof(struct rte_ether_hdr));
-	}
+	for (i = 0; i < done; i++)
+		outer_fixup(f, s, mb[i], s->natt_dport);
+	worker_send_l3_bulk(lc, b, c, mb, done, nh, f->family, f->remote);
 }
 
 /* Lookaside: hand prepared packets to the crypto device. */

@@ -10,15 +10,6 @@
 
 #include "dataplane/neigh.h"
 
-struct neigh_table {
-	struct rte_hash *h;
-	struct neigh_entry *entries;
-	uint32_t *free_idx;		/* stack of unused entries */
-	uint32_t nfree;
-	uint32_t max;
-	bool rcu;
-};
-
 struct neigh_table *
 neigh_table_create(const char *name, uint32_t max, int socket)
 {
@@ -37,6 +28,7 @@ neigh_table_create(const char *name, uint32_t max, int socket)
 	if (t == NULL)
 		return NULL;
 	t->max = max;
+	t->gen = 1;
 	t->entries = rte_calloc_socket("neigh_entries", max,
 				       sizeof(*t->entries), 0, socket);
 	t->free_idx = rte_calloc_socket("neigh_free", max,
@@ -60,16 +52,6 @@ neigh_table_free(struct neigh_table *t)
 	rte_free(t->entries);
 	rte_free(t->free_idx);
 	rte_free(t);
-}
-
-void
-neigh_key_make(struct neigh_key *k, uint16_t port, int family,
-	       const void *addr)
-{
-	memset(k, 0, sizeof(*k));
-	k->port = port;
-	k->family = family;
-	memcpy(k->addr, addr, family == AF_INET ? 4 : 16);
 }
 
 int
@@ -176,6 +158,9 @@ neigh_del(struct neigh_table *t, const struct neigh_key *k)
 
 	if (rte_hash_lookup_data(t->h, k, &data) < 0)
 		return -ENOENT;
+	/* workers' caches let go of it before it can be freed (0: empty) */
+	__atomic_store_n(&t->gen, t->gen + 1 == 0 ? 1 : t->gen + 1,
+			 __ATOMIC_RELEASE);
 	pos = rte_hash_del_key(t->h, k);
 	if (pos < 0)
 		return pos;

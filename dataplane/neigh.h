@@ -15,9 +15,14 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 
+#include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
 #include <rte_ether.h>
 
+/* Twenty bytes, read and written as five 32-bit words (neigh_key_make). */
 struct neigh_key {
 	uint16_t port;
 	uint8_t family;		/* AF_INET or AF_INET6 */
@@ -36,15 +41,67 @@ struct neigh_entry {
 	uint64_t used;
 };
 
-struct neigh_table;
+/*
+ * The table.  `gen` changes before an entry is deleted, so that a worker's
+ * cache (below) never hands out an entry that may have been freed.
+ */
+struct neigh_table {
+	struct rte_hash *h;
+	struct neigh_entry *entries;
+	uint32_t *free_idx;		/* stack of unused entries */
+	uint32_t nfree;
+	uint32_t max;
+	bool rcu;
+	uint32_t gen;
+};
+
+/*
+ * A worker's cache of lookups, direct-mapped: what a burst asks for is
+ * nearly always what the last one asked for, and a hit costs a few
+ * compares instead of rte_hash's jhash and bucket walk.  A slot is good
+ * while its `gen` is the table's: a delete bumps that first and frees the
+ * entry only after a grace period, which the worker cannot pass while it
+ * holds the pointer.  Entries changed in place (a new link-layer address)
+ * need no invalidation: the worker reads the entry itself.
+ */
+#define NEIGH_CACHE_SIZE 256		/* a power of two */
+
+struct neigh_cache {
+	struct {
+		struct neigh_key key;
+		uint32_t gen;		/* 0: empty (the table's starts at 1) */
+		const struct neigh_entry *e;
+	} slot[NEIGH_CACHE_SIZE];
+};
+
 struct rte_rcu_qsbr;
 
 /* neigh.c APIs: */
 struct neigh_table *neigh_table_create(const char *name, uint32_t max,
 				       int socket);
 void neigh_table_free(struct neigh_table *t);
-void neigh_key_make(struct neigh_key *k, uint16_t port, int family,
-		    const void *addr);
+/* Built with whole-word stores: a lookup reads the key back as words,
+ * and narrower stores would stall it (no store-to-load forwarding). */
+static inline void
+neigh_key_make(struct neigh_key *k, uint16_t port, int family,
+	       const void *addr)
+{
+	uint32_t w[5];
+
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+	w[0] = (uint32_t)port | (uint32_t)(uint8_t)family << 16;
+#else
+	w[0] = (uint32_t)port << 16 | (uint32_t)(uint8_t)family << 8;
+#endif
+	if (family == AF_INET) {
+		memcpy(&w[1], addr, 4);
+		w[2] = w[3] = w[4] = 0;
+	} else {
+		memcpy(&w[1], addr, 16);
+	}
+	memcpy(k, w, sizeof(w));
+}
+
 /* Add or replace.  Return 0, or a negative errno. */
 int neigh_add(struct neigh_table *t, const struct neigh_key *k,
 	      const struct rte_ether_addr *lladdr, bool is_static);
@@ -57,6 +114,30 @@ int neigh_learn(struct neigh_table *t, const struct neigh_key *k,
 const struct neigh_entry *neigh_lookup(const struct neigh_table *t,
 				       const struct neigh_key *k);
 uint32_t neigh_count(const struct neigh_table *t);
+
+/* neigh_lookup through a worker's cache. */
+static inline const struct neigh_entry *
+neigh_lookup_cached(const struct neigh_table *t, struct neigh_cache *c,
+		    const struct neigh_key *k)
+{
+	uint32_t w[5], h, gen;
+	const struct neigh_entry *e;
+
+	memcpy(w, k, sizeof(w));
+	h = ((w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4]) * 0x9e3779b1u) >>
+	    (32 - __builtin_ctz(NEIGH_CACHE_SIZE));
+	gen = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
+	if (likely(c->slot[h].gen == gen &&
+		   memcmp(&c->slot[h].key, k, sizeof(*k)) == 0))
+		return c->slot[h].e;
+	e = neigh_lookup(t, k);
+	if (e != NULL) {
+		c->slot[h].key = *k;
+		c->slot[h].gen = gen;
+		c->slot[h].e = e;
+	}
+	return e;
+}
 int neigh_rcu_attach(struct neigh_table *t, struct rte_rcu_qsbr *v);
 /* Walk the entries: *next starts at 0; -ENOENT at the end.  Control
  * thread only. */

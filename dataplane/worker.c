@@ -281,6 +281,51 @@ is_esp_for_us(struct rte_mbuf *m, int family, uint8_t *hlen)
 	return false;
 }
 
+/* The neighbor a next hop sends to, or NULL; marks it used. */
+static inline const struct neigh_entry *
+nh_neighbor(struct dp_lcore *lc, const struct nexthop *nh, int family,
+	    const void *dst)
+{
+	const struct neigh_entry *ne;
+	uint64_t now = lc->dp->now;
+	struct neigh_key k;
+
+	neigh_key_make(&k, nh->port, family,
+		       nh->type == NH_VIA ? nh->via : dst);
+	ne = neigh_lookup_cached(lc->dp->neigh, &lc->ncache, &k);
+	/* tells the control thread the entry is in use (see local.c) */
+	if (likely(ne != NULL) && unlikely(ne->used != now))
+		((struct neigh_entry *)(uintptr_t)ne)->used = now;
+	return ne;
+}
+
+/* The last step of sending on a port: addresses, counts, tx queue. */
+static inline void
+send_l2(struct dp_lcore *lc, const struct burst *b, struct rte_mbuf *m,
+	uint16_t port, const struct dp_port *out,
+	const struct neigh_entry *ne)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+
+	if (unlikely(b->local)) {
+		lc->cnt[port].tx_local++;
+		lc->cnt[port].tx_local_bytes += rte_pktmbuf_pkt_len(m);
+	}
+	eth->dst_addr = ne->lladdr;
+	eth->src_addr = out->mac;
+	worker_tx_enqueue(lc, port, m);
+}
+
+/* No neighbor yet: the control thread resolves it and holds the packet. */
+static inline void
+punt_resolve(struct burst *b, struct dp_counters *c, struct rte_mbuf *m,
+	     uint16_t port)
+{
+	ipsec_meta(m)->punt_arg = port;
+	ipsec_meta(m)->punt_code = b->local;
+	burst_punt(b, c, m, PUNT_RESOLVE);
+}
+
 /*
  * Send a packet whose Ethernet header is to be rewritten, by its next hop
  * on a port: MTU, neighbor, L2 rewrite, tx queue.
@@ -290,37 +335,41 @@ worker_send_l3(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
 	       struct rte_mbuf *m, const struct nexthop *nh, int family,
 	       const void *dst, uint32_t iplen)
 {
-	const struct neigh_entry *ne;
 	const struct dp_port *out = &lc->dp->ports[nh->port];
-	struct rte_ether_hdr *eth;
-	struct neigh_key k;
-	uint64_t now = lc->dp->now;
+	const struct neigh_entry *ne;
 
 	if (unlikely(iplen > out->mtu)) {
 		burst_drop(b, c, m, DP_DROP_MTU);
 		return;
 	}
-	neigh_key_make(&k, nh->port, family,
-		       nh->type == NH_VIA ? nh->via : dst);
-	ne = neigh_lookup(lc->dp->neigh, &k);
+	ne = nh_neighbor(lc, nh, family, dst);
 	if (unlikely(ne == NULL)) {
-		/* the control thread resolves it and holds the packet */
-		ipsec_meta(m)->punt_arg = nh->port;
-		ipsec_meta(m)->punt_code = b->local;
-		burst_punt(b, c, m, PUNT_RESOLVE);
+		punt_resolve(b, c, m, nh->port);
 		return;
 	}
-	/* tells the control thread the entry is in use (see local.c) */
-	if (unlikely(ne->used != now))
-		((struct neigh_entry *)(uintptr_t)ne)->used = now;
-	if (unlikely(b->local)) {
-		lc->cnt[nh->port].tx_local++;
-		lc->cnt[nh->port].tx_local_bytes += rte_pktmbuf_pkt_len(m);
+	send_l2(lc, b, m, nh->port, out, ne);
+}
+
+void
+worker_send_l3_bulk(struct dp_lcore *lc, struct burst *b,
+		    struct dp_counters *c, struct rte_mbuf **mb, uint16_t n,
+		    const struct nexthop *nh, int family, const void *dst)
+{
+	const struct dp_port *out = &lc->dp->ports[nh->port];
+	const struct neigh_entry *ne = nh_neighbor(lc, nh, family, dst);
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+
+		if (unlikely(rte_pktmbuf_pkt_len(m) -
+			     sizeof(struct rte_ether_hdr) > out->mtu))
+			burst_drop(b, c, m, DP_DROP_MTU);
+		else if (unlikely(ne == NULL))
+			punt_resolve(b, c, m, nh->port);
+		else
+			send_l2(lc, b, m, nh->port, out, ne);
 	}
-	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	eth->dst_addr = ne->lladdr;
-	eth->src_addr = out->mac;
-	worker_tx_enqueue(lc, nh->port, m);
 }
 
 /*

@@ -104,6 +104,12 @@ void worker_send_l3(struct dp_lcore *lc, struct burst *b,
 		    struct dp_counters *c, struct rte_mbuf *m,
 		    const struct nexthop *nh, int family, const void *dst,
 		    uint32_t iplen);
+/* The same for n packets with one next hop and destination (a tunnel's
+ * remote): one neighbor lookup for all. */
+void worker_send_l3_bulk(struct dp_lcore *lc, struct burst *b,
+			 struct dp_counters *c, struct rte_mbuf **mb,
+			 uint16_t n, const struct nexthop *nh, int family,
+			 const void *dst);
 
 /* Queue a decapsulated packet (Ethernet header in front) for routing as
  * received on interface ifidx. */
