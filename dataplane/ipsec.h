@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <rte_branch_prediction.h>
@@ -193,6 +194,14 @@ static inline struct ipsec_meta *
 ipsec_meta(struct rte_mbuf *m)
 {
 	return RTE_MBUF_DYNFIELD(m, ipsec_meta_offset, struct ipsec_meta *);
+}
+
+/* Two addresses of a family; the sizes are constants so that the compares
+ * are a load or two, not a call. */
+static inline bool
+ipsec_addr_eq(const void *a, const void *b, int family)
+{
+	return family == AF_INET ? memcmp(a, b, 4) == 0 : memcmp(a, b, 16) == 0;
 }
 
 struct sad_key {

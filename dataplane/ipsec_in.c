@@ -38,13 +38,36 @@ struct esp_pkt {
 	struct ipsec_sa *sa;
 };
 
+/* The last SA found in a burst: a tunnel's packets come together, and
+ * this costs a compare where the SAD costs a jhash and a bucket walk. */
+struct sad_memo {
+	struct ipsec_sa *sa;		/* NULL: nothing yet */
+	rte_be32_t spi;
+	uint8_t family;
+	uint8_t dst[16];
+};
+
+static inline struct ipsec_sa *
+sad_find(const struct ipsec_ctx *ic, struct sad_memo *mo, rte_be32_t spi,
+	 int family, const uint8_t *dst)
+{
+	if (likely(mo->sa != NULL && mo->spi == spi && mo->family == family &&
+		   ipsec_addr_eq(mo->dst, dst, family)))
+		return mo->sa;
+	mo->sa = ipsec_sad_lookup(ic, rte_be_to_cpu_32(spi), family, dst);
+	mo->spi = spi;
+	mo->family = (uint8_t)family;
+	memcpy(mo->dst, dst, family == AF_INET ? 4 : 16);
+	return mo->sa;
+}
+
 /*
  * Find the SA of one packet, or the reason it has none.  Returns 0 and
  * fills p, or a drop reason.
  */
 static int
-esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
-	   struct esp_pkt *p)
+esp_lookup(const struct ipsec_ctx *ic, struct sad_memo *mo, struct rte_mbuf *m,
+	   uint8_t hlen, struct esp_pkt *p)
 {
 	const uint32_t l2 = sizeof(struct rte_ether_hdr);
 	const uint32_t len = rte_pktmbuf_pkt_len(m);
@@ -86,13 +109,13 @@ esp_lookup(const struct ipsec_ctx *ic, struct rte_mbuf *m, uint8_t hlen,
 			((const struct rte_ipv6_hdr *)l3)->vtc_flow) >> 20) &
 			ECN_MASK;
 	}
-	s = ipsec_sad_lookup(ic, rte_be_to_cpu_32(esp->spi), family, dst);
+	s = sad_find(ic, mo, esp->spi, family, dst);
 	if (s == NULL)
 		return DP_DROP_UNKNOWN_SPI;
 	f = ipsec_iface_get(ic, s->ifidx);
 	if (unlikely(f == NULL))
 		return DP_DROP_UNKNOWN_SPI;
-	if (memcmp(src, f->remote, family == AF_INET ? 4 : 16) != 0)
+	if (!ipsec_addr_eq(src, f->remote, family))
 		return DP_DROP_BAD_TUNNEL_SOURCE;
 	if (natt != f->nat_t)
 		return DP_DROP_BAD_ESP;
@@ -444,10 +467,12 @@ ipsec_inbound(struct dp_lcore *lc, struct burst *b, struct dp_counters *cport)
 {
 	const struct ipsec_ctx *ic = lc->dp->ipsec;
 	struct esp_pkt p[DP_BURST];
+	struct sad_memo mo = { .sa = NULL };
 	uint16_t i, j, n = 0;
 
 	for (i = 0; i < b->nin; i++) {
-		int r = esp_lookup(ic, b->esp_in[i], b->esp_in_hlen[i], &p[n]);
+		int r = esp_lookup(ic, &mo, b->esp_in[i], b->esp_in_hlen[i],
+				   &p[n]);
 
 		if (r != 0)
 			burst_drop(b, cport, b->esp_in[i], (enum dp_drop)r);

@@ -68,7 +68,7 @@ struct neigh_table {
 
 struct neigh_cache {
 	struct {
-		struct neigh_key key;
+		uint32_t w[5];		/* the key, as neigh_key_make lays it */
 		uint32_t gen;		/* 0: empty (the table's starts at 1) */
 		const struct neigh_entry *e;
 	} slot[NEIGH_CACHE_SIZE];
@@ -80,14 +80,10 @@ struct rte_rcu_qsbr;
 struct neigh_table *neigh_table_create(const char *name, uint32_t max,
 				       int socket);
 void neigh_table_free(struct neigh_table *t);
-/* Built with whole-word stores: a lookup reads the key back as words,
- * and narrower stores would stall it (no store-to-load forwarding). */
+/* A key as five 32-bit words, the layout of struct neigh_key. */
 static inline void
-neigh_key_make(struct neigh_key *k, uint16_t port, int family,
-	       const void *addr)
+neigh_key_words(uint32_t w[5], uint16_t port, int family, const void *addr)
 {
-	uint32_t w[5];
-
 #if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
 	w[0] = (uint32_t)port | (uint32_t)(uint8_t)family << 16;
 #else
@@ -99,6 +95,15 @@ neigh_key_make(struct neigh_key *k, uint16_t port, int family,
 	} else {
 		memcpy(&w[1], addr, 16);
 	}
+}
+
+static inline void
+neigh_key_make(struct neigh_key *k, uint16_t port, int family,
+	       const void *addr)
+{
+	uint32_t w[5];
+
+	neigh_key_words(w, port, family, addr);
 	memcpy(k, w, sizeof(w));
 }
 
@@ -115,24 +120,31 @@ const struct neigh_entry *neigh_lookup(const struct neigh_table *t,
 				       const struct neigh_key *k);
 uint32_t neigh_count(const struct neigh_table *t);
 
-/* neigh_lookup through a worker's cache. */
+/*
+ * neigh_lookup through a worker's cache, by port, family and address (the
+ * key's words are made in registers: a key just stored and read back as
+ * words would wait for the stores).
+ */
 static inline const struct neigh_entry *
 neigh_lookup_cached(const struct neigh_table *t, struct neigh_cache *c,
-		    const struct neigh_key *k)
+		    uint16_t port, int family, const void *addr)
 {
 	uint32_t w[5], h, gen;
 	const struct neigh_entry *e;
+	struct neigh_key k;
 
-	memcpy(w, k, sizeof(w));
+	neigh_key_words(w, port, family, addr);
 	h = ((w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4]) * 0x9e3779b1u) >>
 	    (32 - __builtin_ctz(NEIGH_CACHE_SIZE));
 	gen = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
-	if (likely(c->slot[h].gen == gen &&
-		   memcmp(&c->slot[h].key, k, sizeof(*k)) == 0))
+	if (likely(c->slot[h].gen == gen && c->slot[h].w[0] == w[0] &&
+		   c->slot[h].w[1] == w[1] && c->slot[h].w[2] == w[2] &&
+		   c->slot[h].w[3] == w[3] && c->slot[h].w[4] == w[4]))
 		return c->slot[h].e;
-	e = neigh_lookup(t, k);
+	memcpy(&k, w, sizeof(k));
+	e = neigh_lookup(t, &k);
 	if (e != NULL) {
-		c->slot[h].key = *k;
+		memcpy(c->slot[h].w, w, sizeof(w));
 		c->slot[h].gen = gen;
 		c->slot[h].e = e;
 	}
