@@ -145,6 +145,7 @@ struct dp_lcore {
 	struct rte_ring *inject;	/* control -> this worker (SP/SC) */
 	struct dp_counters lcl;		/* the gateway's own packets */
 	struct neigh_cache ncache;
+	struct sad_cache sadcache;
 	struct dp_counters cnt[DP_MAX_PORTS];
 	struct dp_counters ifcnt[IPSEC_MAX_IF];	/* ipsec interfaces */
 	struct dp_sa_counters sacnt[IPSEC_MAX_SA];

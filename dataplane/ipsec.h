@@ -162,6 +162,8 @@ struct ipsec_ctx {
 	unsigned int nsas;		/* SAs */
 	uint32_t gen;
 	struct rte_hash *sad;		/* (spi, family, dst) -> ipsec_sa */
+	/* changes after an SA leaves or enters the SAD (workers' caches) */
+	uint32_t sad_gen;
 	/* crypto */
 	uint8_t dev_id;
 	bool cpu;			/* CPU crypto allowed and available */
@@ -210,6 +212,23 @@ struct sad_key {
 	uint8_t pad[3];
 	uint8_t dst[16];
 };
+/*
+ * A worker's cache of SAD lookups, direct-mapped, like the neighbor
+ * cache (neigh.h): a slot is good while its gen is the SAD's, which
+ * changes after an SA is taken out (it is freed only after a grace period
+ * after that) or put in.  Traffic of a few tunnels interleaved hits it
+ * where a one-entry memo would miss at every packet.
+ */
+#define SAD_CACHE_SIZE 1024		/* a power of two */
+
+struct sad_cache {
+	struct {
+		uint32_t w[6];		/* spi (as on the wire), family, dst */
+		uint32_t gen;		/* 0: empty (sad_gen starts at 1) */
+		struct ipsec_sa *sa;
+	} slot[SAD_CACHE_SIZE];
+};
+
 
 struct dp;
 struct dp_lcore;
@@ -231,6 +250,38 @@ void ipsec_free(struct dp *dp);
 int ipsec_rcu_attach(struct dp *dp);
 struct ipsec_sa *ipsec_sad_lookup(const struct ipsec_ctx *ic, uint32_t spi,
 				  int family, const void *dst);
+/* ipsec_sad_lookup through a worker's cache; spi as on the wire. */
+static inline struct ipsec_sa *
+ipsec_sad_lookup_cached(const struct ipsec_ctx *ic, struct sad_cache *c,
+			rte_be32_t spi, int family, const uint8_t *dst)
+{
+	uint32_t w[6], h, gen;
+	struct ipsec_sa *sa;
+
+	w[0] = spi;
+	w[1] = (uint32_t)family;
+	if (family == AF_INET) {
+		memcpy(&w[2], dst, 4);
+		w[3] = w[4] = w[5] = 0;
+	} else {
+		memcpy(&w[2], dst, 16);
+	}
+	h = ((w[0] ^ w[2] ^ w[3] ^ w[4] ^ w[5]) * 0x9e3779b1u) >>
+	    (32 - __builtin_ctz(SAD_CACHE_SIZE));
+	gen = __atomic_load_n(&ic->sad_gen, __ATOMIC_ACQUIRE);
+	if (likely(c->slot[h].gen == gen && c->slot[h].w[0] == w[0] &&
+		   c->slot[h].w[1] == w[1] && c->slot[h].w[2] == w[2] &&
+		   c->slot[h].w[3] == w[3] && c->slot[h].w[4] == w[4] &&
+		   c->slot[h].w[5] == w[5]))
+		return c->slot[h].sa;
+	sa = ipsec_sad_lookup(ic, rte_be_to_cpu_32(spi), family, dst);
+	if (sa != NULL) {
+		memcpy(c->slot[h].w, w, sizeof(w));
+		c->slot[h].gen = gen;
+		c->slot[h].sa = sa;
+	}
+	return sa;
+}
 /* The interface a worker sees at ifidx (NULL: deleted). */
 static inline const struct ipsec_iface *
 ipsec_iface_get(const struct ipsec_ctx *ic, uint16_t ifidx)

@@ -344,6 +344,20 @@ sad_key_make(struct sad_key *k, uint32_t spi, int family, const void *dst)
 	memcpy(k->dst, dst, family == AF_INET ? 4 : 16);
 }
 
+/*
+ * Workers' SAD caches let go of what they hold (0 marks an empty slot).
+ * Called after the SAD changed: a worker that looks up between the change
+ * and the bump caches its answer under the old generation, which the bump
+ * then voids; the SA is freed only after a grace period after the bump.
+ */
+static void
+sad_gen_bump(struct ipsec_ctx *ic)
+{
+	uint32_t g = ic->sad_gen + 1;
+
+	__atomic_store_n(&ic->sad_gen, g == 0 ? 1 : g, __ATOMIC_RELEASE);
+}
+
 struct ipsec_sa *
 ipsec_sad_lookup(const struct ipsec_ctx *ic, uint32_t spi, int family,
 		 const void *dst)
@@ -375,6 +389,7 @@ ipsec_init(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 	if (ic == NULL)
 		return -ENOMEM;
 	dp->ipsec = ic;
+	ic->sad_gen = 1;
 	ic->sas = rte_zmalloc("ipsec_sas", IPSEC_MAX_SA * sizeof(*ic->sas),
 			      RTE_CACHE_LINE_SIZE);
 	ic->sad = rte_hash_create(&hp);
@@ -639,12 +654,15 @@ int
 ipsec_sa_publish(struct dp *dp, struct ipsec_sa *s)
 {
 	struct sad_key k;
+	int rc;
 
 	/* the newest outbound SA is the one used: make-before-break */
 	if (s->outbound)
 		return iface_set_out(dp, s->ifidx, s);
 	sad_key_make(&k, s->spi, s->dst.family, s->dst.a);
-	return rte_hash_add_key_data(dp->ipsec->sad, &k, s);
+	rc = rte_hash_add_key_data(dp->ipsec->sad, &k, s);
+	sad_gen_bump(dp->ipsec);
+	return rc;
 }
 
 void
@@ -688,6 +706,7 @@ ipsec_sa_delete(struct dp *dp, struct ipsec_sa *s)
 	} else {
 		sad_key_make(&k, s->spi, s->dst.family, s->dst.a);
 		rte_hash_del_key(ic->sad, &k);
+		sad_gen_bump(ic);
 	}
 	dp_sync(dp);
 	/* a worker's crypto operations on the SA come back to it later */

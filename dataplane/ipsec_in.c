@@ -38,35 +38,12 @@ struct esp_pkt {
 	struct ipsec_sa *sa;
 };
 
-/* The last SA found in a burst: a tunnel's packets come together, and
- * this costs a compare where the SAD costs a jhash and a bucket walk. */
-struct sad_memo {
-	struct ipsec_sa *sa;		/* NULL: nothing yet */
-	rte_be32_t spi;
-	uint8_t family;
-	uint8_t dst[16];
-};
-
-static inline struct ipsec_sa *
-sad_find(const struct ipsec_ctx *ic, struct sad_memo *mo, rte_be32_t spi,
-	 int family, const uint8_t *dst)
-{
-	if (likely(mo->sa != NULL && mo->spi == spi && mo->family == family &&
-		   ipsec_addr_eq(mo->dst, dst, family)))
-		return mo->sa;
-	mo->sa = ipsec_sad_lookup(ic, rte_be_to_cpu_32(spi), family, dst);
-	mo->spi = spi;
-	mo->family = (uint8_t)family;
-	memcpy(mo->dst, dst, family == AF_INET ? 4 : 16);
-	return mo->sa;
-}
-
 /*
  * Find the SA of one packet, or the reason it has none.  Returns 0 and
  * fills p, or a drop reason.
  */
 static int
-esp_lookup(const struct ipsec_ctx *ic, struct sad_memo *mo, struct rte_mbuf *m,
+esp_lookup(const struct ipsec_ctx *ic, struct sad_cache *sc, struct rte_mbuf *m,
 	   uint8_t hlen, struct esp_pkt *p)
 {
 	const uint32_t l2 = sizeof(struct rte_ether_hdr);
@@ -109,7 +86,7 @@ esp_lookup(const struct ipsec_ctx *ic, struct sad_memo *mo, struct rte_mbuf *m,
 			((const struct rte_ipv6_hdr *)l3)->vtc_flow) >> 20) &
 			ECN_MASK;
 	}
-	s = sad_find(ic, mo, esp->spi, family, dst);
+	s = ipsec_sad_lookup_cached(ic, sc, esp->spi, family, dst);
 	if (s == NULL)
 		return DP_DROP_UNKNOWN_SPI;
 	f = ipsec_iface_get(ic, s->ifidx);
@@ -462,17 +439,45 @@ inbound_group(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
 		rte_mempool_put_bulk(ic->cop_pool, (void **)&cop[sent], n - sent);
 }
 
+/*
+ * Put each SA's packets together, keeping their order within each SA:
+ * traffic of many tunnels arrives interleaved (see outbound_gather).
+ */
+static void
+inbound_gather(struct esp_pkt *p, uint16_t n)
+{
+	struct esp_pkt q[DP_BURST];
+	bool taken[DP_BURST];
+	uint16_t i, j, k = 0;
+
+	for (i = 1; i < n && p[i].sa == p[0].sa; i++)
+		;
+	if (i >= n)
+		return;
+	memset(taken, 0, n);
+	for (i = 0; i < n; i++) {
+		if (taken[i])
+			continue;
+		for (j = i; j < n; j++) {
+			if (taken[j] || p[j].sa != p[i].sa)
+				continue;
+			taken[j] = true;
+			q[k++] = p[j];
+		}
+	}
+	memcpy(p, q, n * sizeof(q[0]));
+}
+
 void
 ipsec_inbound(struct dp_lcore *lc, struct burst *b, struct dp_counters *cport)
 {
 	const struct ipsec_ctx *ic = lc->dp->ipsec;
 	struct esp_pkt p[DP_BURST];
-	struct sad_memo mo = { .sa = NULL };
 	uint16_t i, j, n = 0;
 
 	for (i = 0; i < b->nin; i++) {
-		int r = esp_lookup(ic, &mo, b->esp_in[i], b->esp_in_hlen[i],
-				   &p[n]);
+		int r = esp_lookup(ic, &lc->sadcache, b->esp_in[i],
+				   b->esp_in_hlen[i], &p[n]);
 
 		if (r != 0)
 			burst_drop(b, cport, b->esp_in[i], (enum dp_drop)r);
@@ -480,8 +485,9 @@ ipsec_inbound(struct dp_lcore *lc, struct burst *b, struct dp_counters *cport)
 			n++;
 	}
 	b->nin = 0;
+	inbound_gather(p, n);
 	/*
-	 * Runs of one SA: a tunnel's packets usually come together.  With
+	 * Runs of one SA, gathered above (in their order within each SA).  With
 	 * ESN a run also ends where the low 32 bits wrap: librte_ipsec infers
 	 * the high bits from the window as it was before the burst, so the
 	 * packets after the wrap must wait for the window to move.

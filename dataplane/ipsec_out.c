@@ -297,12 +297,51 @@ outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
 	ipsec_outbound_finish(lc, b, s, mb, i);
 }
 
-/* One librte_ipsec call per run of packets for one interface and family. */
+/*
+ * Put the packets of each interface and family together, keeping their
+ * order within each: traffic spread over many tunnels arrives
+ * interleaved, and one librte_ipsec call per packet would cost more than
+ * the sort (at most DP_BURST x groups compares).
+ */
+static void
+outbound_gather(struct burst *b)
+{
+	struct rte_mbuf *m[DP_BURST];
+	uint32_t key[DP_BURST];
+	uint16_t ifx[DP_BURST];
+	bool taken[DP_BURST];
+	uint16_t i, j, k = 0, n = b->nout;
+
+	for (i = 0; i < n; i++)
+		key[i] = (uint32_t)b->esp_out_if[i] << 1 |
+			 (pkt_family(b->esp_out[i]) == AF_INET6);
+	for (i = 1; i < n && key[i] == key[0]; i++)
+		;
+	if (i == n)
+		return;			/* one group: nearly always */
+	memset(taken, 0, n);
+	for (i = 0; i < n; i++) {
+		if (taken[i])
+			continue;
+		for (j = i; j < n; j++) {
+			if (taken[j] || key[j] != key[i])
+				continue;
+			taken[j] = true;
+			m[k] = b->esp_out[j];
+			ifx[k++] = b->esp_out_if[j];
+		}
+	}
+	memcpy(b->esp_out, m, n * sizeof(m[0]));
+	memcpy(b->esp_out_if, ifx, n * sizeof(ifx[0]));
+}
+
+/* One librte_ipsec call per group of packets for one interface and family. */
 void
 ipsec_outbound(struct dp_lcore *lc, struct burst *b)
 {
 	uint16_t i = 0, j;
 
+	outbound_gather(b);
 	while (i < b->nout) {
 		uint16_t ifidx = b->esp_out_if[i];
 		int family = pkt_family(b->esp_out[i]);

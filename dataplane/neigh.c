@@ -141,6 +141,7 @@ neigh_rcu_attach(struct neigh_table *t, struct rte_rcu_qsbr *v)
 	};
 
 	t->rcu = true;
+	t->v = v;
 	return rte_hash_rcu_qsbr_add(t->h, &c);
 }
 
@@ -158,12 +159,19 @@ neigh_del(struct neigh_table *t, const struct neigh_key *k)
 
 	if (rte_hash_lookup_data(t->h, k, &data) < 0)
 		return -ENOENT;
-	/* workers' caches let go of it before it can be freed (0: empty) */
-	__atomic_store_n(&t->gen, t->gen + 1 == 0 ? 1 : t->gen + 1,
-			 __ATOMIC_RELEASE);
 	pos = rte_hash_del_key(t->h, k);
 	if (pos < 0)
 		return pos;
+	/*
+	 * Workers' caches let go of it (0 marks an empty slot): after the
+	 * delete, since a worker that looked it up in between cached it under
+	 * the old generation; and the slot, free again, is not reused until
+	 * no worker can hold that generation any more.
+	 */
+	__atomic_store_n(&t->gen, t->gen + 1 == 0 ? 1 : t->gen + 1,
+			 __ATOMIC_RELEASE);
+	if (t->rcu)
+		rte_rcu_qsbr_synchronize(t->v, RTE_QSBR_THRID_INVALID);
 	if (t->rcu)
 		return 0;
 	rte_hash_free_key_with_position(t->h, pos);

@@ -42,8 +42,8 @@ struct neigh_entry {
 };
 
 /*
- * The table.  `gen` changes before an entry is deleted, so that a worker's
- * cache (below) never hands out an entry that may have been freed.
+ * The table.  `gen` changes when an entry is deleted, so that a worker's
+ * cache (below) never hands out an entry that may have been reused.
  */
 struct neigh_table {
 	struct rte_hash *h;
@@ -52,6 +52,7 @@ struct neigh_table {
 	uint32_t nfree;
 	uint32_t max;
 	bool rcu;
+	struct rte_rcu_qsbr *v;
 	uint32_t gen;
 };
 
@@ -59,9 +60,9 @@ struct neigh_table {
  * A worker's cache of lookups, direct-mapped: what a burst asks for is
  * nearly always what the last one asked for, and a hit costs a few
  * compares instead of rte_hash's jhash and bucket walk.  A slot is good
- * while its `gen` is the table's: a delete bumps that first and frees the
- * entry only after a grace period, which the worker cannot pass while it
- * holds the pointer.  Entries changed in place (a new link-layer address)
+ * while its `gen` is the table's: a delete bumps that after taking the
+ * entry out, and the entry is reused only after a grace period after
+ * the bump, which the worker cannot pass while it holds the pointer.  Entries changed in place (a new link-layer address)
  * need no invalidation: the worker reads the entry itself.
  */
 #define NEIGH_CACHE_SIZE 256		/* a power of two */

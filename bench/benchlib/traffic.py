@@ -249,19 +249,23 @@ def esp_seal(alg, k, spi, seq, inner, nh):
     return body + mac.finalize()[:16]
 
 
-def frames(direction, fam, size, lan_mac, wan_mac, alg=None, tunnels=1, count=1200, flow0=0):
+def frames(direction, fam, size, lan_mac, wan_mac, alg=None, tunnels=1, count=1200, flow0=0,
+           queue=0, queues=1):
     """The pcap's frames for one case: `count` packets (at least one per
-    tunnel, a whole number of IMIX cycles), tunnel j % tunnels for packet j.
-    Inbound sequence numbers count up per SA from 1 (the pcap loops, so
-    the SAs run with anti-replay off)."""
+    tunnel, a whole number of IMIX cycles), going round the tunnels.
+    With `queues` > 1 this is rx queue `queue`'s share, as RSS would
+    spread tunnels: the tunnels k with k % queues == queue.  Inbound
+    sequence numbers count up per SA from 1 (the pcap loops, so the SAs
+    run with anti-replay off)."""
     sz = sizes_of(size)
-    count = max(count, tunnels)
-    step = len(sz) * tunnels // _gcd(len(sz), tunnels)
+    ks = [k for k in range(tunnels) if k % queues == queue] or [0]
+    count = max(count, len(ks))
+    step = len(sz) * len(ks) // _gcd(len(sz), len(ks))
     count = (count + step - 1) // step * step
     out = []
     seq = {}
     for j in range(count):
-        k = j % tunnels
+        k = ks[j % len(ks)]
         f = sz[j % len(sz)]
         n = flow0 + j
         if direction in ("out", "fwd"):
