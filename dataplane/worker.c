@@ -85,15 +85,21 @@ martian6(const uint8_t *src, const uint8_t *dst)
 static inline bool
 ipv4_cksum_ok(const struct rte_ipv4_hdr *ip, uint32_t hlen)
 {
-	uint32_t w[5];
+	const uint8_t *p = (const uint8_t *)ip;
+	uint32_t a, b, c, d, e;
 	uint64_t sum;
 
-	if (unlikely(hlen != sizeof(w)))
+	if (unlikely(hlen != sizeof(*ip)))
 		return rte_raw_cksum(ip, hlen) == 0xffff;
-	memcpy(w, ip, sizeof(w));
-	sum = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	/* one unaligned load each, straight into registers */
+	memcpy(&a, p, 4);
+	memcpy(&b, p + 4, 4);
+	memcpy(&c, p + 8, 4);
+	memcpy(&d, p + 12, 4);
+	memcpy(&e, p + 16, 4);
+	sum = (uint64_t)a + b + c + d + e;
 	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return sum == 0xffff;

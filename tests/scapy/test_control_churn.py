@@ -199,3 +199,33 @@ def test_random_changes_under_traffic(live, macs):
     assert s["ports"]["wan0"]["drops"]["unknown-spi"] > 0
     g.stop()
 
+
+
+def test_deleted_neighbor_is_not_used_under_traffic(live, macs):
+    """Workers keep their neighbor lookups in a cache: a neighbor deleted
+    while traffic flows through it is not used a moment longer (the
+    traffic waits for resolution instead), and one added back is used
+    again."""
+    from net import CONFIG
+    from test_forward import v4
+    lan = macs[1]
+    frames = [v4(lan, "10.100.0.10", f"203.0.113.{i}") for i in range(1, 9)]
+    g = live(CONFIG, inputs={"lan0": frames}, loop=("lan0",), capture=False)
+
+    def sent():
+        return stats(g)["ports"]["wan0"]["tx_packets"]
+
+    def moving():
+        a = sent()
+        time.sleep(0.2)
+        return sent() > a
+
+    assert moving()
+    g.ok("neighbor-del", address="192.168.0.2", dev="wan0")
+    time.sleep(0.05)
+    assert not moving(), "packets still go to a deleted neighbor"
+    assert stats(g)["ports"]["wan0"]["tx_local"] > 0, "no ARP request for it"
+    g.ok("neighbor-add", address="192.168.0.2", lladdr="02:00:00:00:00:22", dev="wan0")
+    time.sleep(0.05)
+    assert moving()
+    g.stop()
