@@ -320,7 +320,7 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 		memset(&nh, 0, sizeof(nh));
 		if (ifidx >= 0) {
 			nh.type = NH_IFACE;
-			nh.port = (uint16_t)ifidx;
+			nh.port = (uint32_t)ifidx;
 		} else if (p != NULL) {
 			nh.port = p->port_id;
 			nh.type = rt->has_via ? NH_VIA : NH_CONNECTED;
@@ -349,7 +349,7 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 			continue;
 		memset(&nh, 0, sizeof(nh));
 		nh.type = NH_IFACE;
-		nh.port = (uint16_t)ipsec_iface_find(dp->ipsec, ci->name);
+		nh.port = (uint32_t)ipsec_iface_find(dp->ipsec, ci->name);
 		rc |= plan_add(pl, &host, &nh, RT_PEER, ci->name);
 	}
 	memset(&nh, 0, sizeof(nh));
@@ -616,7 +616,7 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 			continue;
 		sa_remove_of(c, o->name, done);
 		if (idx >= 0)
-			ipsec_iface_del(dp, (uint16_t)idx);
+			ipsec_iface_del(dp, (uint32_t)idx);
 		if (ipsec_iface_add(dp, n) < 0)
 			cfg_errorf(err, &n->pos, "interface %s: no room", n->name);
 		ch->changed[CH_IF]++;
@@ -632,12 +632,12 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 			if (ipsec_iface_add(dp, n) < 0)
 				cfg_errorf(err, &n->pos,
 					   "interface %s: no room (at most %u)",
-					   n->name, IPSEC_MAX_IF);
+					   n->name, dp->ipsec->max_if);
 			else
 				event_iface(c, "interface-added", n->name);
 			ch->added[CH_IF]++;
 		} else if (iface_base_same(o, n) && !iface_same(o, n) && idx >= 0) {
-			ipsec_iface_update(dp, (uint16_t)idx, n);
+			ipsec_iface_update(dp, (uint32_t)idx, n);
 			ch->changed[CH_IF]++;
 		}
 	}
@@ -706,7 +706,7 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 
 		if (cfg_interface_find(next, name) != NULL || idx < 0)
 			continue;
-		ipsec_iface_del(dp, (uint16_t)idx);
+		ipsec_iface_del(dp, (uint32_t)idx);
 		event_iface(c, "interface-deleted", name);
 		ch->removed[CH_IF]++;
 	}
@@ -1988,7 +1988,7 @@ static void
 worker_event(struct ctl *c, const struct dp_event *ev)
 {
 	struct ipsec_ctx *ic = c->dp->ipsec;
-	struct ipsec_sa *s = ev->idx < IPSEC_MAX_SA ? &ic->sas[ev->idx] : NULL;
+	struct ipsec_sa *s = ev->idx < ic->max_sa ? &ic->sas[ev->idx] : NULL;
 	struct jbuf j;
 
 	switch (ev->type) {
@@ -2000,7 +2000,7 @@ worker_event(struct ctl *c, const struct dp_event *ev)
 			expired_hard(c, s);
 		break;
 	case DP_EV_ACQUIRE: {
-		const struct ipsec_iface *f = ev->idx < IPSEC_MAX_IF ?
+		const struct ipsec_iface *f = ev->idx < ic->max_if ?
 					      ic->ifp[ev->idx] : NULL;
 		struct cfg_addr a = { .family = ev->family };
 

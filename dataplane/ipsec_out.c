@@ -173,7 +173,7 @@ outbound_enqueue(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
  * one, at most once a second per interface.
  */
 static void
-acquire(struct dp_lcore *lc, uint16_t ifidx, struct rte_mbuf *m, int family)
+acquire(struct dp_lcore *lc, uint32_t ifidx, struct rte_mbuf *m, int family)
 {
 	struct ipsec_ifstate *st = &lc->dp->ipsec->ifstate[ifidx];
 	uint64_t now = lc->dp->now, last = st->acquire_last;
@@ -198,7 +198,7 @@ acquire(struct dp_lcore *lc, uint16_t ifidx, struct rte_mbuf *m, int family)
 
 static void
 outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
-	       uint16_t n, uint16_t ifidx, int family)
+	       uint16_t n, uint32_t ifidx, int family)
 {
 	struct ipsec_ctx *ic = lc->dp->ipsec;
 	const struct ipsec_iface *f = ipsec_iface_get(ic, ifidx);
@@ -288,7 +288,7 @@ ipsec_outbound(struct dp_lcore *lc, struct burst *b)
 	uint16_t i = 0, j;
 
 	while (i < b->nout) {
-		uint16_t ifidx = b->esp_out_if[i];
+		uint32_t ifidx = b->esp_out_if[i];
 		int family = pkt_family(b->esp_out[i]);
 
 		for (j = i + 1; j < b->nout && b->esp_out_if[j] == ifidx &&
