@@ -124,6 +124,17 @@ grow(struct cfg_ix *ix)
 }
 
 int
+cfg_ix_reserve(struct cfg_ix *ix, size_t n)
+{
+	if (ix->mask == 0 && ix_alloc(ix, MIN_SLOTS) != 0)
+		return -ENOMEM;
+	while (2 * n > ix->mask + 1)
+		if (grow(ix) != 0)
+			return -ENOMEM;
+	return 0;
+}
+
+int
 cfg_ix_add(struct cfg_ix *ix, uint64_t hash, size_t entry)
 {
 	if (entry >= EMPTY)

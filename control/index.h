@@ -39,6 +39,8 @@ int cfg_ix_init(struct cfg_ix *ix, size_t hint);
 void cfg_ix_free(struct cfg_ix *ix);
 void cfg_ix_clear(struct cfg_ix *ix);
 int cfg_ix_add(struct cfg_ix *ix, uint64_t hash, size_t entry);
+/* Room for n entries in all, so that adding up to there cannot fail. */
+int cfg_ix_reserve(struct cfg_ix *ix, size_t n);
 /* Remove `entry` (added with `hash`); 0, or -ENOENT. */
 int cfg_ix_del(struct cfg_ix *ix, uint64_t hash, size_t entry);
 /* The entry added as `from` is now at `to` (an array's swap-remove). */
