@@ -213,14 +213,14 @@ dp_stats_json(const struct dp *dp, const char *path)
 
 	if (f == NULL)
 		return -errno;
-	dp_stats_json_fp(dp, f);
+	dp_stats_json_fp(dp, f, false);
 	if (fclose(f) != 0)
 		return -errno;
 	return 0;
 }
 
 void
-dp_stats_json_fp(const struct dp *dp, FILE *f)
+dp_stats_json_fp(const struct dp *dp, FILE *f, bool brief)
 {
 	struct dp_counters c, total;
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
@@ -242,7 +242,10 @@ dp_stats_json_fp(const struct dp *dp, FILE *f)
 		json_counters(f, &c, "      ");
 		fprintf(f, "}");
 	}
-	fprintf(f, "\n  },\n  \"interfaces\": {");
+	fprintf(f, "\n  },");
+	if (brief)
+		goto local;
+	fprintf(f, "\n  \"interfaces\": {");
 	for (i = 0, n = 0; i < dp->ipsec->if_slots.hwm; i++) {
 		if (dp->ipsec->ifp[i] == NULL)
 			continue;
@@ -274,8 +277,10 @@ dp_stats_json_fp(const struct dp *dp, FILE *f)
 			s->outbound ? "out" : "in", sc.packets, sc.bytes,
 			sc.auth_failed, sc.replay, sc.seq);
 	}
+	fprintf(f, "\n  ],");
+local:
 	dp_local_counters(dp, &c);
-	fprintf(f, "\n  ],\n  \"local\": {");
+	fprintf(f, "\n  \"local\": {");
 	if (dp->local != NULL)
 		local_stats_json(dp->local, f);
 	fprintf(f, ",\n");

@@ -2045,16 +2045,22 @@ op_neighbor_list(struct req *r)
 static int
 op_stats(struct req *r)
 {
+	yaml_node_t *bn = req_get(r, "brief");
+	bool brief = false;
 	char *buf = NULL;
 	size_t len = 0, i;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f;
 
+	/* other fields are ignored, as they always were */
+	if (bn != NULL && cfg_parse_bool(&r->ctx, bn, "brief", &brief) != 0)
+		return -1;
+	f = open_memstream(&buf, &len);
 	if (f == NULL) {
 		req_fail(r, "out of memory");
 		return -1;
 	}
 	r->c->dp->pool_avail_exit = rte_mempool_avail_count(r->c->dp->pool);
-	dp_stats_json_fp(r->c->dp, f);
+	dp_stats_json_fp(r->c->dp, f, brief);
 	fclose(f);
 	/* one line: the document has newlines between values only */
 	for (i = 0; i < len; i++)
