@@ -674,6 +674,23 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 		fn = iface_in(next, nlk, o->interface);
 		kept[i] = fo != NULL && fn != NULL && iface_base_same(fo, fn);
 	}
+	/* refuse what the tables have no room for before changing anything
+	 * (interfaces are made before the old ones go; SAs that replace
+	 * others may need a slot each for a moment more than counted here) */
+	{
+		size_t nif = dp->ipsec->nifs;
+
+		for (i = 0; i < next->ninterfaces; i++)
+			nif += run_iface_find(c, next->interfaces[i].name) == NULL;
+		if (nif > dp->ipsec->max_if)
+			cfg_errorf(err, &next->crypto.pos,
+				   "%zu interfaces: there is room for %u (ipsecgw --max-interfaces); nothing was changed",
+				   nif, dp->ipsec->max_if);
+		if (next->nsas > dp->ipsec->max_sa)
+			cfg_errorf(err, &next->crypto.pos,
+				   "%zu SAs: there is room for %u (ipsecgw --max-sas); nothing was changed",
+				   next->nsas, dp->ipsec->max_sa);
+	}
 	/* refuse what the crypto device cannot do before changing anything */
 	for (i = 0; i < next->nsas; i++)
 		if (!kept[i])
