@@ -381,6 +381,19 @@ static uint64_t cfg_tunnel_hash(const struct cfg_addr *a,
 	return cfg_addr_hash(a, 2) + cfg_addr_hash(b, 2);
 }
 
+int cfg_lookup_add(struct cfg_lookup *lk, const struct cfg *cfg, size_t i)
+{
+	const struct cfg_interface *f = &cfg->interfaces[i];
+	int rc = cfg_ix_add(&lk->name, cfg_name_hash(f->name), i);
+
+	if (rc == 0 && f->reqid != 0)
+		rc = cfg_ix_add(&lk->reqid, cfg_reqid_hash(f->reqid), i);
+	if (rc == 0 && f->has_tunnel)
+		rc = cfg_ix_add(&lk->tunnel, cfg_tunnel_hash(&f->local, &f->remote),
+				i);
+	return rc;
+}
+
 void cfg_lookup_free(struct cfg_lookup *lk)
 {
 	cfg_ix_free(&lk->name);
@@ -430,9 +443,9 @@ const struct cfg_interface *cfg_lookup_iface(const struct cfg_lookup *lk,
 }
 
 /* The first interface with this reqid. */
-static const struct cfg_interface *cfg_lookup_reqid(const struct cfg_lookup *lk,
-						    const struct cfg *cfg,
-						    uint32_t reqid)
+const struct cfg_interface *cfg_lookup_reqid(const struct cfg_lookup *lk,
+					     const struct cfg *cfg,
+					     uint32_t reqid)
 {
 	uint64_t h = cfg_reqid_hash(reqid);
 	size_t it, e;

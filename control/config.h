@@ -287,6 +287,12 @@ struct cfg_lookup {
 
 int cfg_lookup_build(struct cfg_lookup *lk, const struct cfg *cfg);
 void cfg_lookup_free(struct cfg_lookup *lk);
+/* cfg->interfaces[i] was appended: index it (0 or -ENOMEM). */
+int cfg_lookup_add(struct cfg_lookup *lk, const struct cfg *cfg, size_t i);
+/* The first interface with this reqid. */
+const struct cfg_interface *cfg_lookup_reqid(const struct cfg_lookup *lk,
+					     const struct cfg *cfg,
+					     uint32_t reqid);
 /* The first interface named `name`, as cfg_interface_find. */
 const struct cfg_interface *cfg_lookup_iface(const struct cfg_lookup *lk,
 					     const struct cfg *cfg,

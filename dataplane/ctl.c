@@ -53,6 +53,10 @@ struct ctl {
 	struct cfg_ix run_sa;		/* (spi, dst) -> run.sas[] */
 	struct cfg_lookup run_lk;	/* run.interfaces[] */
 	size_t sas_cap;			/* room in run.sas */
+	size_t ifs_cap;			/* room in run.interfaces */
+	size_t routes_cap;		/* room in run.routes */
+	struct cfg_ix run_rt;		/* prefix -> run.routes[] */
+	uint32_t reqid_next;		/* no free reqid below */
 	size_t ntimed;			/* run SAs with a lifetime in seconds */
 	char *file;
 	struct server *srv;
@@ -161,6 +165,13 @@ sa_timed(const struct cfg_sa *sa)
 	return sa->soft.seconds != 0 || sa->hard.seconds != 0;
 }
 
+static uint64_t
+prefix_hash(const struct cfg_prefix *p)
+{
+	return cfg_ix_hash(p->addr.a, p->addr.family == AF_INET ? 4 : 16,
+			   ((uint64_t)p->addr.family << 8) | p->len);
+}
+
 /* Build the indexes of c->run again (after it was replaced). */
 static void
 run_reindex(struct ctl *c)
@@ -169,8 +180,12 @@ run_reindex(struct ctl *c)
 	int rc;
 
 	cfg_ix_free(&c->run_sa);
+	cfg_ix_free(&c->run_rt);
 	cfg_lookup_free(&c->run_lk);
 	c->sas_cap = c->run.nsas;
+	c->ifs_cap = c->run.ninterfaces;
+	c->routes_cap = c->run.nroutes;
+	c->reqid_next = 1;
 	c->ntimed = 0;
 	for (i = 0; i < c->run.nsas; i++)
 		c->ntimed += sa_timed(&c->run.sas[i]);
@@ -180,12 +195,35 @@ run_reindex(struct ctl *c)
 							    &c->run.sas[i].dst),
 				i);
 	if (rc == 0)
+		rc = cfg_ix_init(&c->run_rt, c->run.nroutes);
+	for (i = 0; rc == 0 && i < c->run.nroutes; i++)
+		rc = cfg_ix_add(&c->run_rt, prefix_hash(&c->run.routes[i].prefix),
+				i);
+	if (rc == 0)
 		rc = cfg_lookup_build(&c->run_lk, &c->run);
 	c->ix_ok = rc == 0;
 	if (!c->ix_ok) {
 		cfg_ix_free(&c->run_sa);
+		cfg_ix_free(&c->run_rt);
 		cfg_lookup_free(&c->run_lk);
 	}
+}
+
+/* Room for one more element in an array without secrets (amortized). */
+static int
+arr_reserve(void **a, size_t n, size_t *cap, size_t size)
+{
+	size_t ncap = *cap < 16 ? 16 : *cap * 2;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*a, ncap * size);
+	if (p == NULL)
+		return -1;
+	*a = p;
+	*cap = ncap;
+	return 0;
 }
 
 static struct cfg_sa *
@@ -911,6 +949,7 @@ ctl_free(struct ctl *c)
 		return;
 	cfg_free(&c->run);
 	cfg_ix_free(&c->run_sa);
+	cfg_ix_free(&c->run_rt);
 	cfg_lookup_free(&c->run_lk);
 	free(c->file);
 	free(c->resv);
@@ -1125,6 +1164,9 @@ struct sa_chains {
 	size_t *next;			/* per run.sas[] */
 };
 
+/* `in` for an interface just made, which has no SA */
+static const struct sa_chains no_sas;
+
 static void
 iface_json(struct ctl *c, struct jbuf *j, const char *key,
 	   const struct cfg_interface *f, const struct sa_chains *in)
@@ -1169,7 +1211,9 @@ iface_json(struct ctl *c, struct jbuf *j, const char *key,
 	else
 		jb_null(j, "outbound_sa");
 	jb_arr(j, "inbound_sas");
-	if (in != NULL) {
+	if (in == &no_sas) {
+		;
+	} else if (in != NULL) {
 		for (s = in->first[f - c->run.interfaces]; s != SIZE_MAX;
 		     s = in->next[s])
 			jb_u64(j, NULL, c->run.sas[s].spi);
@@ -1614,6 +1658,72 @@ op_sa_list(struct req *r)
 	return 0;
 }
 
+/*
+ * interface-add of an interface that adds no route (no peer, no address),
+ * as a daemon creates one per tunnel: the checks of cfg_validate_names
+ * and cfg_validate_reqids for the one entry, with their messages, then
+ * what ctl_commit does with a new interface.
+ */
+static int
+iface_add_direct(struct req *r, struct cfg_interface *f)
+{
+	struct ctl *c = r->c;
+	struct dp *dp = c->dp;
+	const struct cfg_interface *o;
+	char where[64];
+	size_t i;
+
+	snprintf(where, sizeof(where), "interfaces.%s", f->name);
+	if (cfg_port_find(&c->run, f->name) != NULL) {
+		cfg_errorf(r->err, &f->pos, "%s: the name is already used by ports.%s",
+			   where, f->name);
+		return -1;
+	}
+	if (f->reqid != 0) {
+		o = cfg_lookup_reqid(&c->run_lk, &c->run, f->reqid);
+		if (o != NULL) {
+			cfg_errorf(r->err, &f->pos,
+				   "%s: reqid %" PRIu32 " is already used by interfaces.%s%s",
+				   where, f->reqid, o->name,
+				   o->has_reqid ? "" : " (assigned)");
+			return -1;
+		}
+	} else {
+		/* the lowest free one, as cfg_validate_reqids assigns */
+		while (c->reqid_next != 0 &&
+		       cfg_lookup_reqid(&c->run_lk, &c->run, c->reqid_next) != NULL)
+			c->reqid_next++;
+		if (c->reqid_next == 0) {
+			cfg_errorf(r->err, &f->pos, "%s: no reqid left to assign", where);
+			return -1;
+		}
+		f->reqid = c->reqid_next++;
+	}
+	if (dp->ipsec->nifs + 1 > dp->ipsec->max_if) {
+		cfg_errorf(r->err, &c->run.crypto.pos,
+			   "%u interfaces: there is room for %u (ipsecgw --max-interfaces); nothing was changed",
+			   dp->ipsec->nifs + 1, dp->ipsec->max_if);
+		return -1;
+	}
+	if (arr_reserve((void **)&c->run.interfaces, c->run.ninterfaces,
+			&c->ifs_cap, sizeof(*c->run.interfaces)) != 0) {
+		req_fail(r, "out of memory");
+		return -1;
+	}
+	if (ipsec_iface_add(dp, f) < 0) {
+		cfg_errorf(r->err, &f->pos, "interface %s: no room (at most %u)",
+			   f->name, dp->ipsec->max_if);
+		return -1;
+	}
+	event_iface(c, "interface-added", f->name);
+	i = c->run.ninterfaces++;
+	c->run.interfaces[i] = *f;
+	if (cfg_lookup_add(&c->run_lk, &c->run, i) != 0)
+		run_reindex(c);		/* and if that fails: scans */
+	iface_json(c, r->out, "interface", &c->run.interfaces[i], &no_sas);
+	return 0;
+}
+
 static int
 op_interface_add(struct req *r)
 {
@@ -1628,6 +1738,9 @@ op_interface_add(struct req *r)
 		req_fail(r, "interface %s exists (interface-set changes it)", f.name);
 		return -1;
 	}
+	/* without a peer or addresses an interface adds no route */
+	if (r->c->ix_ok && !f.has_peer && f.naddrs == 0)
+		return iface_add_direct(r, &f);
 	if (req_copy(r, &next) != 0)
 		return -1;
 	if (APPEND(next.interfaces, next.ninterfaces, f) != 0) {
@@ -1832,6 +1945,70 @@ route_resolve_dev(struct req *r, struct cfg_route *rt)
 	return -1;
 }
 
+/*
+ * route-add of a prefix that is not a host's: the checks of
+ * cfg_validate_routes for the one entry, with their messages; then the
+ * FIB entry as plan_build would make it (a configured route wins over a
+ * connected prefix and an interface's peer, and loses only to `local`),
+ * and the MTU of the interfaces whose tunnel it now carries.
+ */
+static int
+route_add_direct(struct req *r, struct cfg_route *rt)
+{
+	struct ctl *c = r->c;
+	const struct dp_port *p = dp_port_named(c->dp, rt->dev);
+	int ifidx = ipsec_iface_find(c->dp->ipsec, rt->dev);
+	bool is_port = cfg_port_find(&c->run, rt->dev) != NULL;
+	bool is_if = run_iface_find(c, rt->dev) != NULL;
+	unsigned int before = r->err->count;
+	struct nexthop nh;
+	char where[32];
+	size_t i;
+
+	snprintf(where, sizeof(where), "routes[%zu]", c->run.nroutes);
+	if (!is_port && !is_if) {
+		cfg_errorf(r->err, &rt->pos,
+			   "%s: dev '%s' is neither a port nor an interface",
+			   where, rt->dev);
+		return -1;
+	}
+	if (is_if && rt->has_via) {
+		cfg_errorf(r->err, &rt->pos,
+			   "%s: via is only for routes through a port; %s is an ipsec interface",
+			   where, rt->dev);
+		return -1;
+	}
+	if (arr_reserve((void **)&c->run.routes, c->run.nroutes,
+			&c->routes_cap, sizeof(*c->run.routes)) != 0 ||
+	    cfg_ix_reserve(&c->run_rt, c->run.nroutes + 1) != 0) {
+		req_fail(r, "out of memory");
+		return -1;
+	}
+	memset(&nh, 0, sizeof(nh));
+	if (ifidx >= 0) {
+		nh.type = NH_IFACE;
+		nh.port = (uint32_t)ifidx;
+	} else if (p != NULL) {
+		nh.port = p->port_id;
+		nh.type = rt->has_via ? NH_VIA : NH_CONNECTED;
+		if (rt->has_via) {
+			nh.family = (uint8_t)rt->via.family;
+			memcpy(nh.via, rt->via.a, sizeof(nh.via));
+		}
+	}
+	if (nh.type != 0) {
+		fib_change(c, &rt->prefix, &nh, r->err);
+		if (r->err->count != before)
+			return -1;
+	}
+	i = c->run.nroutes++;
+	c->run.routes[i] = *rt;
+	cfg_ix_add(&c->run_rt, prefix_hash(&rt->prefix), i);
+	/* routes to tunnel remotes may have changed */
+	ipsec_iface_mtu_refresh_in(c->dp, &rt->prefix);
+	return 0;
+}
+
 static int
 op_route_add(struct req *r)
 {
@@ -1862,13 +2039,30 @@ op_route_add(struct req *r)
 	if (cfg_parse_route_entry(&r->ctx, r->root, &rt) != 0 ||
 	    (no_dev && route_resolve_dev(r, &rt) != 0))
 		return -1;
-	for (i = 0; i < r->c->run.nroutes; i++)
-		if (prefix_eq(&r->c->run.routes[i].prefix, &rt.prefix)) {
-			req_fail(r, "%s/%u is already routed (route-del it first)",
-				 cfg_addr_str(&rt.prefix.addr, b, sizeof(b)),
-				 rt.prefix.len);
-			return -1;
-		}
+	if (r->c->ix_ok) {
+		uint64_t h = prefix_hash(&rt.prefix);
+		size_t it;
+
+		for (i = cfg_ix_first(&r->c->run_rt, h, &it); i != CFG_IX_NONE;
+		     i = cfg_ix_next(&r->c->run_rt, h, &it))
+			if (prefix_eq(&r->c->run.routes[i].prefix, &rt.prefix))
+				break;
+	} else {
+		for (i = 0; i < r->c->run.nroutes; i++)
+			if (prefix_eq(&r->c->run.routes[i].prefix, &rt.prefix))
+				break;
+	}
+	if (i != CFG_IX_NONE && i < r->c->run.nroutes) {
+		req_fail(r, "%s/%u is already routed (route-del it first)",
+			 cfg_addr_str(&rt.prefix.addr, b, sizeof(b)),
+			 rt.prefix.len);
+		return -1;
+	}
+	/* not a host route: no own address (`local`, which wins over every
+	 * route) can have its prefix, so the route is the FIB's at once */
+	if (r->c->ix_ok &&
+	    rt.prefix.len < (rt.prefix.addr.family == AF_INET ? 32 : 128))
+		return route_add_direct(r, &rt);
 	if (req_copy(r, &next) != 0)
 		return -1;
 	if (APPEND(next.routes, next.nroutes, rt) != 0) {

@@ -257,6 +257,8 @@ int ipsec_iface_add(struct dp *dp, const struct cfg_interface *c);
 /* Recompute the MTU of `mtu: auto` interfaces (after route, port or SA
  * changes).  An SA change recomputes its own interface's (iface_set_out). */
 void ipsec_iface_mtu_refresh(struct dp *dp);
+/* Only those whose tunnel's remote is in p (a route to p changed). */
+void ipsec_iface_mtu_refresh_in(struct dp *dp, const struct cfg_prefix *p);
 /* The MTU `mtu: auto` gives f now. */
 uint16_t ipsec_iface_auto_mtu(const struct dp *dp, const struct ipsec_iface *f);
 int ipsec_iface_update(struct dp *dp, uint32_t ifidx,

@@ -551,6 +551,24 @@ ipsec_iface_mtu_refresh(struct dp *dp)
 	}
 }
 
+void
+ipsec_iface_mtu_refresh_in(struct dp *dp, const struct cfg_prefix *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < dp->ipsec->if_slots.hwm; i++) {
+		struct ipsec_iface *f = dp->ipsec->ifp[i];
+		uint16_t mtu;
+
+		if (f == NULL || !f->mtu_auto || !f->has_tunnel ||
+		    !cfg_prefix_has(p, f->family, f->remote))
+			continue;
+		mtu = ipsec_iface_auto_mtu(dp, f);
+		if (mtu != f->mtu)
+			__atomic_store_n(&f->mtu, mtu, __ATOMIC_RELAXED);
+	}
+}
+
 static void
 iface_fill(struct ipsec_iface *f, const struct cfg_interface *c)
 {

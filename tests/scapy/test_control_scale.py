@@ -181,8 +181,26 @@ def test_a_thousand_tunnels_load(live, tmp_path):
     # one more tunnel over the socket, and its SAs
     g.ok("interface-del", name="ipsec5")
     g.ok("interface-add", name="ipsec5", tunnel={"local": "192.168.0.1", "remote": "10.0.5.1"})
+    assert g.ok("interface-list")["interfaces"][-1]["reqid"] == 6     # the lowest free one
     g.ok("sa-add", spi=0x3000000, src="10.0.5.1", dst="192.168.0.1", interface="ipsec5",
          aead="aes-gcm-128", key=KEY)
+    # the file's rules and messages for one more interface and route
+    r = g.req("interface-add", name="wan0")
+    assert not r["ok"] and "interfaces.wan0: the name is already used by ports.wan0" in r["error"]
+    r = g.req("interface-add", name="x", reqid=7)
+    assert not r["ok"] and "reqid 7 is already used by interfaces.ipsec6 (assigned)" in r["error"]
+    r = g.req("route-add", prefix="17.0.0.0/24", dev="nope")
+    assert not r["ok"] and "dev 'nope' is neither a port nor an interface" in r["error"]
+    r = g.req("route-add", prefix="17.0.0.0/24", dev="ipsec5", via="10.0.5.1")
+    assert not r["ok"] and "via is only for routes through a port" in r["error"]
+    r = g.req("route-add", prefix="16.0.7.0/24", dev="ipsec5")
+    assert not r["ok"] and "already routed" in r["error"]
+    g.ok("route-add", prefix="17.0.0.0/24", dev="ipsec5")
+    g.ok("route-add", prefix="10.0.5.0/24", via="192.168.0.254", dev="wan0")
+    routes = {r["prefix"]: r for r in g.ok("route-list")["routes"]}
+    assert routes["17.0.0.0/24"]["dev"] == "ipsec5" and routes["17.0.0.0/24"]["type"] == "static"
+    assert routes["10.0.5.0/24"]["via"] == "192.168.0.254"
+    assert len(routes) == len(g.ok("route-list")["routes"])
     brief = g.ok("stats", brief=True)["stats"]
     assert "interfaces" not in brief and "sas" not in brief and "wan0" in brief["ports"]
     st = g.stop()
