@@ -353,6 +353,110 @@ const struct cfg_interface *cfg_interface_find(const struct cfg *cfg,
 	return NULL;
 }
 
+uint64_t cfg_name_hash(const char *name)
+{
+	return cfg_ix_hash(name, strlen(name), 0);
+}
+
+static uint64_t cfg_addr_hash(const struct cfg_addr *a, uint64_t seed)
+{
+	return cfg_ix_hash(a->a, a->family == AF_INET ? 4 : 16,
+			   seed ^ (uint64_t)a->family);
+}
+
+uint64_t cfg_sa_key_hash(uint32_t spi, const struct cfg_addr *dst)
+{
+	return cfg_addr_hash(dst, (uint64_t)spi << 8);
+}
+
+static uint64_t cfg_reqid_hash(uint32_t reqid)
+{
+	return cfg_ix_hash(&reqid, sizeof(reqid), 1);
+}
+
+/* Either way round: an SA's (src, dst) finds the tunnel in both directions. */
+static uint64_t cfg_tunnel_hash(const struct cfg_addr *a,
+				const struct cfg_addr *b)
+{
+	return cfg_addr_hash(a, 2) + cfg_addr_hash(b, 2);
+}
+
+int cfg_lookup_add(struct cfg_lookup *lk, const struct cfg *cfg, size_t i)
+{
+	const struct cfg_interface *f = &cfg->interfaces[i];
+	int rc = cfg_ix_add(&lk->name, cfg_name_hash(f->name), i);
+
+	if (rc == 0 && f->reqid != 0)
+		rc = cfg_ix_add(&lk->reqid, cfg_reqid_hash(f->reqid), i);
+	if (rc == 0 && f->has_tunnel)
+		rc = cfg_ix_add(&lk->tunnel, cfg_tunnel_hash(&f->local, &f->remote),
+				i);
+	return rc;
+}
+
+void cfg_lookup_free(struct cfg_lookup *lk)
+{
+	cfg_ix_free(&lk->name);
+	cfg_ix_free(&lk->reqid);
+	cfg_ix_free(&lk->tunnel);
+}
+
+int cfg_lookup_build(struct cfg_lookup *lk, const struct cfg *cfg)
+{
+	size_t i;
+	int rc;
+
+	rc = cfg_ix_init(&lk->name, cfg->ninterfaces);
+	rc |= cfg_ix_init(&lk->reqid, cfg->ninterfaces);
+	rc |= cfg_ix_init(&lk->tunnel, cfg->ninterfaces);
+	for (i = 0; rc == 0 && i < cfg->ninterfaces; i++) {
+		const struct cfg_interface *f = &cfg->interfaces[i];
+
+		rc |= cfg_ix_add(&lk->name, cfg_name_hash(f->name), i);
+		if (f->reqid != 0)
+			rc |= cfg_ix_add(&lk->reqid, cfg_reqid_hash(f->reqid), i);
+		if (f->has_tunnel)
+			rc |= cfg_ix_add(&lk->tunnel,
+					 cfg_tunnel_hash(&f->local, &f->remote),
+					 i);
+	}
+	if (rc != 0) {
+		cfg_lookup_free(lk);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+const struct cfg_interface *cfg_lookup_iface(const struct cfg_lookup *lk,
+					     const struct cfg *cfg,
+					     const char *name)
+{
+	uint64_t h = cfg_name_hash(name);
+	size_t it, e;
+
+	for (e = cfg_ix_first(&lk->name, h, &it); e != CFG_IX_NONE;
+	     e = cfg_ix_next(&lk->name, h, &it))
+		if (e < cfg->ninterfaces &&
+		    strcmp(cfg->interfaces[e].name, name) == 0)
+			return &cfg->interfaces[e];
+	return NULL;
+}
+
+/* The first interface with this reqid. */
+const struct cfg_interface *cfg_lookup_reqid(const struct cfg_lookup *lk,
+					     const struct cfg *cfg,
+					     uint32_t reqid)
+{
+	uint64_t h = cfg_reqid_hash(reqid);
+	size_t it, e;
+
+	for (e = cfg_ix_first(&lk->reqid, h, &it); e != CFG_IX_NONE;
+	     e = cfg_ix_next(&lk->reqid, h, &it))
+		if (e < cfg->ninterfaces && cfg->interfaces[e].reqid == reqid)
+			return &cfg->interfaces[e];
+	return NULL;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Free */
 
@@ -1684,6 +1788,7 @@ static void cfg_validate_names(struct cfg *cfg, struct cfg_err *err,
 			       const struct cfg_marks *m)
 {
 	char where[64], other[64];
+	struct cfg_ix ix;
 	size_t i, j;
 
 	for (i = 0; i < cfg->nports; i++) {
@@ -1712,8 +1817,16 @@ static void cfg_validate_names(struct cfg *cfg, struct cfg_err *err,
 					 p->devname, other);
 		}
 	}
+	/* earlier interfaces by name: an index, not a scan (100 000 of them) */
+	if (cfg_ix_init(&ix, cfg->ninterfaces) != 0) {
+		cfg_errorf(err, NULL, "out of memory checking %zu interfaces",
+			   cfg->ninterfaces);
+		return;
+	}
 	for (i = 0; i < cfg->ninterfaces; i++) {
 		const struct cfg_interface *f = &cfg->interfaces[i];
+		uint64_t h = cfg_name_hash(f->name);
+		size_t it;
 
 		snprintf(where, sizeof(where), "interfaces.%s", f->name);
 		if (f->name[0] == '\0')
@@ -1722,22 +1835,19 @@ static void cfg_validate_names(struct cfg *cfg, struct cfg_err *err,
 			cfg_verr(err, &f->pos, where,
 				 "the name is already used by ports.%s",
 				 f->name);
-		for (j = 0; j < i; j++)
+		for (j = cfg_ix_first(&ix, h, &it); j != CFG_IX_NONE;
+		     j = cfg_ix_next(&ix, h, &it))
 			if (strcmp(f->name, cfg->interfaces[j].name) == 0)
 				cfg_verr(err, &f->pos, where,
 					 "the name is already used by the interface at line %u",
 					 cfg->interfaces[j].pos.line);
+		if (cfg_ix_add(&ix, h, i) != 0) {
+			cfg_errorf(err, NULL, "out of memory checking %zu interfaces",
+				   cfg->ninterfaces);
+			break;
+		}
 	}
-}
-
-static bool cfg_reqid_used(const struct cfg *cfg, uint32_t reqid)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->ninterfaces; i++)
-		if (cfg->interfaces[i].reqid == reqid)
-			return true;
-	return false;
+	cfg_ix_free(&ix);
 }
 
 static void cfg_validate_reqids(struct cfg *cfg, struct cfg_err *err,
@@ -1745,38 +1855,69 @@ static void cfg_validate_reqids(struct cfg *cfg, struct cfg_err *err,
 {
 	char where[64];
 	uint32_t next = 1;
-	size_t i, j;
+	struct cfg_ix ix;
+	size_t i, j, it;
+	uint64_t h;
 
+	/* every reqid given or assigned so far, by value */
+	if (cfg_ix_init(&ix, cfg->ninterfaces) != 0) {
+		cfg_errorf(err, NULL, "out of memory checking %zu interfaces",
+			   cfg->ninterfaces);
+		return;
+	}
 	/* Given and previously assigned reqids first, so that assignment
 	 * never takes one that a later interface asked for. */
 	for (i = 0; i < cfg->ninterfaces; i++) {
 		const struct cfg_interface *f = &cfg->interfaces[i];
 
-		if (f->reqid == 0 || CFG_BAD(m, bad_if, i))
+		if (f->reqid == 0)
 			continue;
-		snprintf(where, sizeof(where), "interfaces.%s", f->name);
-		for (j = 0; j < i; j++)
-			if (cfg->interfaces[j].reqid == f->reqid)
-				cfg_verr(err, &f->pos, where,
-					 "reqid %" PRIu32 " is already used by interfaces.%s%s",
-					 f->reqid, cfg->interfaces[j].name,
-					 cfg->interfaces[j].has_reqid ?
-						 "" : " (assigned)");
+		h = cfg_reqid_hash(f->reqid);
+		if (!CFG_BAD(m, bad_if, i)) {
+			snprintf(where, sizeof(where), "interfaces.%s", f->name);
+			for (j = cfg_ix_first(&ix, h, &it); j != CFG_IX_NONE;
+			     j = cfg_ix_next(&ix, h, &it))
+				if (cfg->interfaces[j].reqid == f->reqid)
+					cfg_verr(err, &f->pos, where,
+						 "reqid %" PRIu32 " is already used by interfaces.%s%s",
+						 f->reqid, cfg->interfaces[j].name,
+						 cfg->interfaces[j].has_reqid ?
+							 "" : " (assigned)");
+		}
+		if (cfg_ix_add(&ix, h, i) != 0)
+			goto nomem;
 	}
 	for (i = 0; i < cfg->ninterfaces; i++) {
 		struct cfg_interface *f = &cfg->interfaces[i];
+		bool used = true;
 
 		if (f->reqid != 0)
 			continue;
-		while (next != 0 && cfg_reqid_used(cfg, next))
-			next++;
+		while (next != 0 && used) {
+			h = cfg_reqid_hash(next);
+			used = false;
+			for (j = cfg_ix_first(&ix, h, &it);
+			     j != CFG_IX_NONE && !used;
+			     j = cfg_ix_next(&ix, h, &it))
+				used = cfg->interfaces[j].reqid == next;
+			if (used)
+				next++;
+		}
 		if (next == 0) {
 			snprintf(where, sizeof(where), "interfaces.%s", f->name);
 			cfg_verr(err, &f->pos, where, "no reqid left to assign");
 			continue;
 		}
 		f->reqid = next++;
+		if (cfg_ix_add(&ix, cfg_reqid_hash(f->reqid), i) != 0)
+			goto nomem;
 	}
+	cfg_ix_free(&ix);
+	return;
+nomem:
+	cfg_ix_free(&ix);
+	cfg_errorf(err, NULL, "out of memory checking %zu interfaces",
+		   cfg->ninterfaces);
 }
 
 static void cfg_validate_neighbors(struct cfg *cfg, struct cfg_err *err,
@@ -1879,7 +2020,8 @@ static size_t *route_dups(const struct cfg *cfg, const struct cfg_marks *m)
 }
 
 static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
-				const struct cfg_marks *m)
+				const struct cfg_marks *m,
+				const struct cfg_lookup *lk)
 {
 	char where[32], buf[INET6_ADDRSTRLEN];
 	size_t *dup = route_dups(cfg, m);
@@ -1898,7 +2040,7 @@ static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 			continue;
 		snprintf(where, sizeof(where), "routes[%zu]", i);
 		is_port = cfg_port_find(cfg, r->dev) != NULL;
-		is_if = cfg_interface_find(cfg, r->dev) != NULL;
+		is_if = cfg_lookup_iface(lk, cfg, r->dev) != NULL;
 		if (!is_port && !is_if)
 			cfg_verr(err, &r->pos, where,
 				 "dev '%s' is neither a port nor an interface",
@@ -1919,15 +2061,17 @@ static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 
 /* The one interface whose tunnel an SA's addresses match, either way. */
 static const struct cfg_interface *
-cfg_tunnel_find(const struct cfg *cfg, const struct cfg_sa *sa,
-		struct cfg_err *err, const struct cfg_pos *pos,
-		const char *where)
+cfg_tunnel_find(const struct cfg *cfg, const struct cfg_lookup *lk,
+		const struct cfg_sa *sa, struct cfg_err *err,
+		const struct cfg_pos *pos, const char *where)
 {
 	const struct cfg_interface *f = NULL;
 	char b1[INET6_ADDRSTRLEN], b2[INET6_ADDRSTRLEN];
-	size_t i;
+	uint64_t h = cfg_tunnel_hash(&sa->src, &sa->dst);
+	size_t i, it;
 
-	for (i = 0; i < cfg->ninterfaces; i++) {
+	for (i = cfg_ix_first(&lk->tunnel, h, &it); i != CFG_IX_NONE;
+	     i = cfg_ix_next(&lk->tunnel, h, &it)) {
 		const struct cfg_interface *c = &cfg->interfaces[i];
 
 		if (!c->has_tunnel ||
@@ -1954,89 +2098,115 @@ cfg_tunnel_find(const struct cfg *cfg, const struct cfg_sa *sa,
 	return f;
 }
 
-static void cfg_validate_sas(struct cfg *cfg, struct cfg_err *err,
-			     const struct cfg_marks *m)
+/* Bind an SA to its interface and check it against it (cfg_validate_sas). */
+static void cfg_sa_bind(const struct cfg *cfg, const struct cfg_lookup *lk,
+			struct cfg_sa *sa, const char *where,
+			const struct cfg_marks *m, bool any_bad_if,
+			struct cfg_err *err)
 {
-	char where[32], b1[INET6_ADDRSTRLEN], b2[INET6_ADDRSTRLEN];
+	char b1[INET6_ADDRSTRLEN], b2[INET6_ADDRSTRLEN];
 	char b3[INET6_ADDRSTRLEN], b4[INET6_ADDRSTRLEN];
+	const struct cfg_interface *f = NULL;
+
+	if (sa->has_reqid) {
+		f = cfg_lookup_reqid(lk, cfg, sa->reqid);
+		/* A bad interface may have lost its reqid. */
+		if (f == NULL && !any_bad_if)
+			cfg_verr(err, &sa->pos, where,
+				 "no interface has reqid %" PRIu32,
+				 sa->reqid);
+		if (f != NULL)
+			snprintf(sa->interface, sizeof(sa->interface),
+				 "%s", f->name);
+	} else if (sa->interface[0] == '\0') {
+		f = cfg_tunnel_find(cfg, lk, sa, err, &sa->pos, where);
+		if (f != NULL) {
+			snprintf(sa->interface, sizeof(sa->interface),
+				 "%s", f->name);
+			sa->reqid = f->reqid;
+		}
+	} else {
+		f = cfg_lookup_iface(lk, cfg, sa->interface);
+		if (f == NULL)
+			cfg_verr(err, &sa->pos, where,
+				 "no interface named '%s'%s",
+				 sa->interface,
+				 cfg_port_find(cfg, sa->interface) ?
+					 " (that is a port)" : "");
+		else
+			sa->reqid = f->reqid;
+	}
+
+	if (f != NULL && CFG_BAD(m, bad_if, (size_t)(f - cfg->interfaces)))
+		f = NULL;
+	if (f != NULL && !f->has_tunnel) {
+		cfg_verr(err, &sa->pos, where,
+			 "interfaces.%s has no tunnel for the SA to match",
+			 f->name);
+	} else if (f != NULL) {
+		if (cfg_addr_eq(&sa->src, &f->local) &&
+		    cfg_addr_eq(&sa->dst, &f->remote))
+			sa->outbound = true;
+		else if (cfg_addr_eq(&sa->src, &f->remote) &&
+			 cfg_addr_eq(&sa->dst, &f->local)) {
+			sa->outbound = false;
+			if (sa->has_seq)
+				cfg_verr(err, &sa->pos, where,
+					 "seq is the sequence number an outbound SA sent last; this SA is inbound");
+		}
+		else
+			cfg_verr(err, &sa->pos, where,
+				 "src %s dst %s matches neither direction of interfaces.%s's tunnel (%s -> %s)",
+				 cfg_addr_str(&sa->src, b1, sizeof(b1)),
+				 cfg_addr_str(&sa->dst, b2, sizeof(b2)),
+				 f->name,
+				 cfg_addr_str(&f->local, b3, sizeof(b3)),
+				 cfg_addr_str(&f->remote, b4, sizeof(b4)));
+	}
+}
+
+int cfg_validate_sa(const struct cfg *cfg, const struct cfg_lookup *lk,
+		    struct cfg_sa *sa, size_t pos, struct cfg_err *err)
+{
+	unsigned int before = err->count;
+	char where[32];
+
+	snprintf(where, sizeof(where), "sas[%zu]", pos);
+	cfg_sa_bind(cfg, lk, sa, where, NULL, false, err);
+	return err->count == before ? 0 : -1;
+}
+
+static void cfg_validate_sas(struct cfg *cfg, struct cfg_err *err,
+			     const struct cfg_marks *m,
+			     const struct cfg_lookup *lk)
+{
+	char where[32], b1[INET6_ADDRSTRLEN];
 	bool any_bad_if = false;
-	size_t i, j;
+	struct cfg_ix ix;
+	size_t i, j, it;
 
 	for (i = 0; i < cfg->ninterfaces; i++)
 		if (CFG_BAD(m, bad_if, i))
 			any_bad_if = true;
+	/* earlier SAs by (spi, dst) */
+	if (cfg_ix_init(&ix, cfg->nsas) != 0) {
+		cfg_errorf(err, NULL, "out of memory checking %zu SAs",
+			   cfg->nsas);
+		return;
+	}
 
 	for (i = 0; i < cfg->nsas; i++) {
 		struct cfg_sa *sa = &cfg->sas[i];
-		const struct cfg_interface *f = NULL;
-		size_t k;
+		uint64_t h;
 
 		if (CFG_BAD(m, bad_sa, i))
 			continue;
 		snprintf(where, sizeof(where), "sas[%zu]", i);
+		cfg_sa_bind(cfg, lk, sa, where, m, any_bad_if, err);
 
-		if (sa->has_reqid) {
-			for (k = 0; k < cfg->ninterfaces && f == NULL; k++)
-				if (cfg->interfaces[k].reqid == sa->reqid)
-					f = &cfg->interfaces[k];
-			/* A bad interface may have lost its reqid. */
-			if (f == NULL && !any_bad_if)
-				cfg_verr(err, &sa->pos, where,
-					 "no interface has reqid %" PRIu32,
-					 sa->reqid);
-			if (f != NULL)
-				snprintf(sa->interface, sizeof(sa->interface),
-					 "%s", f->name);
-		} else if (sa->interface[0] == '\0') {
-			f = cfg_tunnel_find(cfg, sa, err, &sa->pos, where);
-			if (f != NULL) {
-				snprintf(sa->interface, sizeof(sa->interface),
-					 "%s", f->name);
-				sa->reqid = f->reqid;
-			}
-		} else {
-			f = cfg_interface_find(cfg, sa->interface);
-			if (f == NULL)
-				cfg_verr(err, &sa->pos, where,
-					 "no interface named '%s'%s",
-					 sa->interface,
-					 cfg_port_find(cfg, sa->interface) ?
-						 " (that is a port)" : "");
-			else
-				sa->reqid = f->reqid;
-		}
-
-		if (f != NULL && CFG_BAD(m, bad_if, (size_t)(f - cfg->interfaces)))
-			f = NULL;
-		if (f != NULL && !f->has_tunnel) {
-			cfg_verr(err, &sa->pos, where,
-				 "interfaces.%s has no tunnel for the SA to match",
-				 f->name);
-		} else if (f != NULL) {
-			if (cfg_addr_eq(&sa->src, &f->local) &&
-			    cfg_addr_eq(&sa->dst, &f->remote))
-				sa->outbound = true;
-			else if (cfg_addr_eq(&sa->src, &f->remote) &&
-				 cfg_addr_eq(&sa->dst, &f->local)) {
-				sa->outbound = false;
-				if (sa->has_seq)
-					cfg_verr(err, &sa->pos, where,
-						 "seq is the sequence number an outbound SA sent last; this SA is inbound");
-			}
-			else
-				cfg_verr(err, &sa->pos, where,
-					 "src %s dst %s matches neither direction of interfaces.%s's tunnel (%s -> %s)",
-					 cfg_addr_str(&sa->src, b1, sizeof(b1)),
-					 cfg_addr_str(&sa->dst, b2, sizeof(b2)),
-					 f->name,
-					 cfg_addr_str(&f->local, b3, sizeof(b3)),
-					 cfg_addr_str(&f->remote, b4,
-						      sizeof(b4)));
-		}
-
-		for (j = 0; j < i; j++) {
-			if (CFG_BAD(m, bad_sa, j))
-				continue;
+		h = cfg_sa_key_hash(sa->spi, &sa->dst);
+		for (j = cfg_ix_first(&ix, h, &it); j != CFG_IX_NONE;
+		     j = cfg_ix_next(&ix, h, &it)) {
 			if (cfg->sas[j].spi == sa->spi &&
 			    cfg_addr_eq(&cfg->sas[j].dst, &sa->dst)) {
 				cfg_verr(err, &sa->pos, where,
@@ -2047,7 +2217,13 @@ static void cfg_validate_sas(struct cfg *cfg, struct cfg_err *err,
 				break;
 			}
 		}
+		if (cfg_ix_add(&ix, h, i) != 0) {
+			cfg_errorf(err, NULL, "out of memory checking %zu SAs",
+				   cfg->nsas);
+			break;
+		}
 	}
+	cfg_ix_free(&ix);
 }
 
 static int cfg_validate_marked(struct cfg *cfg, struct cfg_err *err,
@@ -2055,11 +2231,20 @@ static int cfg_validate_marked(struct cfg *cfg, struct cfg_err *err,
 {
 	unsigned int before = err->count;
 
+	struct cfg_lookup lk;
+
 	cfg_validate_names(cfg, err, m);
 	cfg_validate_reqids(cfg, err, m);
 	cfg_validate_neighbors(cfg, err, m);
-	cfg_validate_routes(cfg, err, m);
-	cfg_validate_sas(cfg, err, m);
+	/* after the reqids are assigned */
+	if (cfg_lookup_build(&lk, cfg) != 0) {
+		cfg_errorf(err, NULL, "out of memory checking %zu interfaces",
+			   cfg->ninterfaces);
+		return -1;
+	}
+	cfg_validate_routes(cfg, err, m, &lk);
+	cfg_validate_sas(cfg, err, m, &lk);
+	cfg_lookup_free(&lk);
 	return err->count == before ? 0 : -1;
 }
 
@@ -2252,30 +2437,41 @@ static yaml_node_pair_t *cfg_map_pairs(struct cfg_ctx *ctx, yaml_node_t *node,
 	return node->data.mapping.pairs.start;
 }
 
-/* True (and reported) if pair i's key repeats an earlier key's text. */
+/*
+ * True (and reported) if pair i's key repeats an earlier key's text.  The
+ * earlier keys are found through ix (pairs 0..i-1 added by their text),
+ * which pair i joins here: a section of 100 000 interfaces is not checked
+ * pair by pair.  Without memory for it, a scan.
+ */
 static bool cfg_dup_name(struct cfg_ctx *ctx, yaml_node_pair_t *pairs,
-			 size_t i, const char *section)
+			 size_t i, const char *section, struct cfg_ix *ix,
+			 bool ix_ok)
 {
 	yaml_node_t *k = cfg_node(ctx, pairs[i].key);
 	char show[CFG_SHOWBUF];
-	size_t j;
+	const char *name;
+	uint64_t h;
+	size_t j, it;
 
 	if (k->type != YAML_SCALAR_NODE)
 		return false;
-	for (j = 0; j < i; j++) {
+	name = (const char *)k->data.scalar.value;
+	h = cfg_name_hash(name);
+	for (j = ix_ok ? cfg_ix_first(ix, h, &it) : 0;
+	     ix_ok ? j != CFG_IX_NONE : j < i;
+	     j = ix_ok ? cfg_ix_next(ix, h, &it) : j + 1) {
 		yaml_node_t *o = cfg_node(ctx, pairs[j].key);
 
 		if (o->type == YAML_SCALAR_NODE &&
-		    strcmp((const char *)o->data.scalar.value,
-			   (const char *)k->data.scalar.value) == 0) {
+		    strcmp((const char *)o->data.scalar.value, name) == 0) {
 			cfg_perr(ctx, k, "%s: duplicate key '%s' (first given at line %zu)",
-				 section,
-				 cfg_show((const char *)k->data.scalar.value,
-					  show, sizeof(show)),
+				 section, cfg_show(name, show, sizeof(show)),
 				 o->start_mark.line + 1);
 			return true;
 		}
 	}
+	if (ix_ok)
+		cfg_ix_add(ix, h, i);
 	return false;
 }
 
@@ -2296,6 +2492,8 @@ static int cfg_load_doc(struct cfg_ctx *ctx, struct cfg *cfg,
 	yaml_node_t *root = yaml_document_get_root_node(ctx->doc);
 	yaml_node_pair_t *pairs;
 	yaml_node_item_t *items;
+	struct cfg_ix ix = { 0 };
+	bool ix_ok;
 	size_t n, i;
 
 	/* Defaults even for an empty file. */
@@ -2327,7 +2525,7 @@ static int cfg_load_doc(struct cfg_ctx *ctx, struct cfg *cfg,
 		struct cfg_port *p = &cfg->ports[cfg->nports];
 
 		ctx->where[0] = '\0';
-		if (cfg_dup_name(ctx, pairs, i, "ports"))
+		if (cfg_dup_name(ctx, pairs, i, "ports", NULL, false))
 			continue;
 		cfg_set_where(ctx, "ports", cfg_node(ctx, pairs[i].key), i);
 		lm->port[cfg->nports] = cfg_parse_port_entry(ctx,
@@ -2344,11 +2542,14 @@ static int cfg_load_doc(struct cfg_ctx *ctx, struct cfg *cfg,
 		if (cfg->interfaces == NULL || lm->iface == NULL)
 			goto nomem;
 	}
+	ix_ok = cfg_ix_init(&ix, n) == 0;
 	for (i = 0; i < n; i++) {
 		struct cfg_interface *f = &cfg->interfaces[cfg->ninterfaces];
 
 		ctx->where[0] = '\0';
-		if (cfg_dup_name(ctx, pairs, i, "interfaces"))
+		/* a failed add leaves an index that misses keys: scan */
+		ix_ok = ix_ok && ix.n == i;
+		if (cfg_dup_name(ctx, pairs, i, "interfaces", &ix, ix_ok))
 			continue;
 		cfg_set_where(ctx, "interfaces", cfg_node(ctx, pairs[i].key),
 			      i);
@@ -2357,6 +2558,7 @@ static int cfg_load_doc(struct cfg_ctx *ctx, struct cfg *cfg,
 				cfg_node(ctx, pairs[i].value), f) < 0;
 		cfg->ninterfaces++;
 	}
+	cfg_ix_free(&ix);
 
 	ctx->where[0] = '\0';
 	items = cfg_seq_items(ctx, v[T_NEIGH], "neighbors", &n);
@@ -2408,6 +2610,7 @@ static int cfg_load_doc(struct cfg_ctx *ctx, struct cfg *cfg,
 	return 0;
 
 nomem:
+	cfg_ix_free(&ix);
 	ctx->where[0] = '\0';
 	cfg_perr(ctx, NULL, "out of memory");
 	return -1;

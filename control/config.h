@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "control/index.h"
+
 #define CFG_NAME_MAX 32		/* port and interface names, incl. NUL */
 #define CFG_DEVNAME_MAX 64	/* ethdev device names, incl. NUL */
 #define CFG_MAX_ADDRS 16	/* addresses per port or interface */
@@ -267,9 +269,45 @@ bool cfg_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b);
 /* Is address a (network byte order, of `family`) inside prefix p? */
 bool cfg_prefix_has(const struct cfg_prefix *p, int family, const uint8_t *a);
 
-/* Lookups by name; NULL if absent. */
+/* Lookups by name; NULL if absent.  Linear: see cfg_lookup for many. */
 const struct cfg_port *cfg_port_find(const struct cfg *cfg, const char *name);
 const struct cfg_interface *cfg_interface_find(const struct cfg *cfg,
 					       const char *name);
+
+/*
+ * Indexes over one configuration's interfaces, for what looks up many
+ * entries (validation, the running configuration's requests).  They hold
+ * positions in cfg->interfaces: build them again after the array changes.
+ */
+struct cfg_lookup {
+	struct cfg_ix name;		/* by name */
+	struct cfg_ix reqid;		/* by reqid (not 0) */
+	struct cfg_ix tunnel;		/* with a tunnel, by {local, remote} */
+};
+
+int cfg_lookup_build(struct cfg_lookup *lk, const struct cfg *cfg);
+void cfg_lookup_free(struct cfg_lookup *lk);
+/* cfg->interfaces[i] was appended: index it (0 or -ENOMEM). */
+int cfg_lookup_add(struct cfg_lookup *lk, const struct cfg *cfg, size_t i);
+/* The first interface with this reqid. */
+const struct cfg_interface *cfg_lookup_reqid(const struct cfg_lookup *lk,
+					     const struct cfg *cfg,
+					     uint32_t reqid);
+/* The first interface named `name`, as cfg_interface_find. */
+const struct cfg_interface *cfg_lookup_iface(const struct cfg_lookup *lk,
+					     const struct cfg *cfg,
+					     const char *name);
+/* The hash an SA is indexed under: (spi, dst). */
+uint64_t cfg_sa_key_hash(uint32_t spi, const struct cfg_addr *dst);
+uint64_t cfg_name_hash(const char *name);
+
+/*
+ * Check one SA as cfg_validate checks cfg->sas[pos], as if it were there,
+ * against cfg (valid, indexed by lk), and bind it (interface, reqid,
+ * direction) the same way; the messages are the same.  Uniqueness of
+ * (spi, dst) is the caller's (it has the SAs' index).  0 or -1.
+ */
+int cfg_validate_sa(const struct cfg *cfg, const struct cfg_lookup *lk,
+		    struct cfg_sa *sa, size_t pos, struct cfg_err *err);
 
 #endif /* IPSECGW_CONFIG_H */

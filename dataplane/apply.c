@@ -34,7 +34,9 @@ dp_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 		return -1;
 	if (ipsec_init(dp, cfg, err) != 0)
 		return -1;
-	dp->fib = fib_create("fib", FIB_MAX_V4, FIB_MAX_V6, FIB_MAX_NEXTHOPS,
+	/* every ipsec interface a route points into is a next hop of its own */
+	dp->fib = fib_create("fib", FIB_MAX_V4, FIB_MAX_V6,
+			     FIB_MAX_NEXTHOPS + dp->max_if,
 			     (int)rte_socket_id());
 	dp->neigh = neigh_table_create("neigh", NEIGH_MAX,
 				       (int)rte_socket_id());

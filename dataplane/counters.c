@@ -125,7 +125,7 @@ dp_total_counters(const struct dp *dp, struct dp_counters *out)
 		dp_counters_add(out, &c);
 	}
 	/* a deleted interface's drops leave the totals with it */
-	for (i = 0; i < IPSEC_MAX_IF; i++) {
+	for (i = 0; i < dp->ipsec->if_slots.hwm; i++) {
 		if (dp->ipsec->ifp[i] == NULL)
 			continue;
 		dp_iface_counters(dp, i, &c);
@@ -154,7 +154,7 @@ dp_stats_print(const struct dp *dp, FILE *out)
 			c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes,
 			dp_counters_dropped(&c));
 	}
-	for (i = 0; i < IPSEC_MAX_IF; i++) {
+	for (i = 0; i < dp->ipsec->if_slots.hwm; i++) {
 		if (dp->ipsec->ifp[i] == NULL)
 			continue;
 		dp_iface_counters(dp, i, &c);
@@ -213,14 +213,14 @@ dp_stats_json(const struct dp *dp, const char *path)
 
 	if (f == NULL)
 		return -errno;
-	dp_stats_json_fp(dp, f);
+	dp_stats_json_fp(dp, f, false);
 	if (fclose(f) != 0)
 		return -errno;
 	return 0;
 }
 
 void
-dp_stats_json_fp(const struct dp *dp, FILE *f)
+dp_stats_json_fp(const struct dp *dp, FILE *f, bool brief)
 {
 	struct dp_counters c, total;
 	char mac[RTE_ETHER_ADDR_FMT_SIZE];
@@ -242,8 +242,11 @@ dp_stats_json_fp(const struct dp *dp, FILE *f)
 		json_counters(f, &c, "      ");
 		fprintf(f, "}");
 	}
-	fprintf(f, "\n  },\n  \"interfaces\": {");
-	for (i = 0, n = 0; i < IPSEC_MAX_IF; i++) {
+	fprintf(f, "\n  },");
+	if (brief)
+		goto local;
+	fprintf(f, "\n  \"interfaces\": {");
+	for (i = 0, n = 0; i < dp->ipsec->if_slots.hwm; i++) {
 		if (dp->ipsec->ifp[i] == NULL)
 			continue;
 		dp_iface_counters(dp, i, &c);
@@ -253,7 +256,7 @@ dp_stats_json_fp(const struct dp *dp, FILE *f)
 		fprintf(f, "}");
 	}
 	fprintf(f, "\n  },\n  \"sas\": [");
-	for (i = 0, n = 0; i < IPSEC_MAX_SA; i++) {
+	for (i = 0, n = 0; i < dp->ipsec->sa_slots.hwm; i++) {
 		const struct ipsec_sa *s = &dp->ipsec->sas[i];
 		const struct ipsec_iface *ifc = dp->ipsec->ifp[s->ifidx];
 		struct dp_sa_counters sc;
@@ -274,8 +277,10 @@ dp_stats_json_fp(const struct dp *dp, FILE *f)
 			s->outbound ? "out" : "in", sc.packets, sc.bytes,
 			sc.auth_failed, sc.replay, sc.seq);
 	}
+	fprintf(f, "\n  ],");
+local:
 	dp_local_counters(dp, &c);
-	fprintf(f, "\n  ],\n  \"local\": {");
+	fprintf(f, "\n  \"local\": {");
 	if (dp->local != NULL)
 		local_stats_json(dp->local, f);
 	fprintf(f, ",\n");
@@ -308,8 +313,11 @@ dp_stats_reset(struct dp *dp)
 		struct dp_lcore *lc = dp->lc[w];
 
 		memset(lc->cnt, 0, sizeof(lc->cnt));
-		memset(lc->ifcnt, 0, sizeof(lc->ifcnt));
-		memset(lc->sacnt, 0, sizeof(lc->sacnt));
+		/* no slot above the high-water marks was ever counted */
+		memset(lc->ifcnt, 0,
+		       dp->ipsec->if_slots.hwm * sizeof(*lc->ifcnt));
+		memset(lc->sacnt, 0,
+		       dp->ipsec->sa_slots.hwm * sizeof(*lc->sacnt));
 		memset(&lc->lcl, 0, sizeof(lc->lcl));
 	}
 	memset(dp->ctl_cnt, 0, sizeof(dp->ctl_cnt));

@@ -7,6 +7,7 @@
 #ifndef IPSECGW_COUNTERS_H
 #define IPSECGW_COUNTERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -86,7 +87,8 @@ void dp_port_counters(const struct dp *dp, uint16_t port_id,
 		      struct dp_counters *out);
 void dp_stats_print(const struct dp *dp, FILE *out);
 int dp_stats_json(const struct dp *dp, const char *path);
-void dp_stats_json_fp(const struct dp *dp, FILE *f);
+/* brief: without the interfaces and SAs (100 000 tunnels are megabytes) */
+void dp_stats_json_fp(const struct dp *dp, FILE *f, bool brief);
 void dp_iface_counters(const struct dp *dp, unsigned int ifidx,
 		       struct dp_counters *out);
 struct dp_sa_counters;

@@ -159,8 +159,11 @@ crypto_setup(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 		return -1;
 	}
 	sess_size = rte_cryptodev_sym_get_private_session_size(ic->dev_id);
+	/* one session per SA, and slack (as much again for the default
+	 * 4096, at most 4096: 200 000 SAs need no 200 000 spare sessions) */
 	ic->sess_pool = rte_cryptodev_sym_session_pool_create("ipsec_sess",
-		2 * IPSEC_MAX_SA, sess_size, 0, 0, socket);
+		dp->max_sa + RTE_MIN(dp->max_sa, 4096u), sess_size, 0, 0,
+		socket);
 	if (ic->sess_pool == NULL) {
 		cfg_errorf(err, &cfg->crypto.pos,
 			   "crypto: cannot create the session pool");

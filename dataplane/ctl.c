@@ -43,6 +43,21 @@ struct spi_resv {
 struct ctl {
 	struct dp *dp;
 	struct cfg run;
+	/*
+	 * Indexes of `run`, so that a request finds an SA or an interface
+	 * without a scan: every commit builds them again (it replaces
+	 * `run`), the direct SA paths keep them.  Without memory for them
+	 * (ix_ok false) lookups scan and SA requests take the full path.
+	 */
+	bool ix_ok;
+	struct cfg_ix run_sa;		/* (spi, dst) -> run.sas[] */
+	struct cfg_lookup run_lk;	/* run.interfaces[] */
+	size_t sas_cap;			/* room in run.sas */
+	size_t ifs_cap;			/* room in run.interfaces */
+	size_t routes_cap;		/* room in run.routes */
+	struct cfg_ix run_rt;		/* prefix -> run.routes[] */
+	uint32_t reqid_next;		/* no free reqid below */
+	size_t ntimed;			/* run SAs with a lifetime in seconds */
 	char *file;
 	struct server *srv;
 	struct spi_resv *resv;
@@ -142,6 +157,104 @@ cfg_sa_find(const struct cfg *cfg, uint32_t spi, const struct cfg_addr *dst)
 		if (cfg->sas[i].spi == spi && cfg_addr_eq(&cfg->sas[i].dst, dst))
 			return &cfg->sas[i];
 	return NULL;
+}
+
+static bool
+sa_timed(const struct cfg_sa *sa)
+{
+	return sa->soft.seconds != 0 || sa->hard.seconds != 0;
+}
+
+static uint64_t
+prefix_hash(const struct cfg_prefix *p)
+{
+	return cfg_ix_hash(p->addr.a, p->addr.family == AF_INET ? 4 : 16,
+			   ((uint64_t)p->addr.family << 8) | p->len);
+}
+
+/* Build the indexes of c->run again (after it was replaced). */
+static void
+run_reindex(struct ctl *c)
+{
+	size_t i;
+	int rc;
+
+	cfg_ix_free(&c->run_sa);
+	cfg_ix_free(&c->run_rt);
+	cfg_lookup_free(&c->run_lk);
+	c->sas_cap = c->run.nsas;
+	c->ifs_cap = c->run.ninterfaces;
+	c->routes_cap = c->run.nroutes;
+	c->reqid_next = 1;
+	c->ntimed = 0;
+	for (i = 0; i < c->run.nsas; i++)
+		c->ntimed += sa_timed(&c->run.sas[i]);
+	rc = cfg_ix_init(&c->run_sa, c->run.nsas);
+	for (i = 0; rc == 0 && i < c->run.nsas; i++)
+		rc = cfg_ix_add(&c->run_sa, cfg_sa_key_hash(c->run.sas[i].spi,
+							    &c->run.sas[i].dst),
+				i);
+	if (rc == 0)
+		rc = cfg_ix_init(&c->run_rt, c->run.nroutes);
+	for (i = 0; rc == 0 && i < c->run.nroutes; i++)
+		rc = cfg_ix_add(&c->run_rt, prefix_hash(&c->run.routes[i].prefix),
+				i);
+	if (rc == 0)
+		rc = cfg_lookup_build(&c->run_lk, &c->run);
+	c->ix_ok = rc == 0;
+	if (!c->ix_ok) {
+		cfg_ix_free(&c->run_sa);
+		cfg_ix_free(&c->run_rt);
+		cfg_lookup_free(&c->run_lk);
+	}
+}
+
+/* Room for one more element in an array without secrets (amortized). */
+static int
+arr_reserve(void **a, size_t n, size_t *cap, size_t size)
+{
+	size_t ncap = *cap < 16 ? 16 : *cap * 2;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*a, ncap * size);
+	if (p == NULL)
+		return -1;
+	*a = p;
+	*cap = ncap;
+	return 0;
+}
+
+static struct cfg_sa *
+run_sa_find(const struct ctl *c, uint32_t spi, const struct cfg_addr *dst)
+{
+	uint64_t h;
+	size_t i, it;
+
+	if (!c->ix_ok)
+		return cfg_sa_find(&c->run, spi, dst);
+	h = cfg_sa_key_hash(spi, dst);
+	for (i = cfg_ix_first(&c->run_sa, h, &it); i != CFG_IX_NONE;
+	     i = cfg_ix_next(&c->run_sa, h, &it))
+		if (c->run.sas[i].spi == spi &&
+		    cfg_addr_eq(&c->run.sas[i].dst, dst))
+			return &c->run.sas[i];
+	return NULL;
+}
+
+/* An interface of cfg by name, through lk when there is one. */
+static const struct cfg_interface *
+iface_in(const struct cfg *cfg, const struct cfg_lookup *lk, const char *name)
+{
+	return lk != NULL ? cfg_lookup_iface(lk, cfg, name) :
+			    cfg_interface_find(cfg, name);
+}
+
+static const struct cfg_interface *
+run_iface_find(const struct ctl *c, const char *name)
+{
+	return iface_in(&c->run, c->ix_ok ? &c->run_lk : NULL, name);
 }
 
 static const struct dp_port *
@@ -289,14 +402,14 @@ prefix_eq(const struct cfg_prefix *a, const struct cfg_prefix *b)
 	return a->len == b->len && cfg_addr_eq(&a->addr, &b->addr);
 }
 
-/* Connected prefixes, then configured routes, interface peers, and own
+/* Connected prefixes, interface peers, then configured routes, and own
  * addresses last (nothing overrides those); one route per prefix. */
 static int
 plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 {
 	struct nexthop nh;
 	struct cfg_prefix host;
-	size_t i, r, k;
+	size_t i, k;
 	unsigned int j;
 	int rc = 0;
 
@@ -312,6 +425,24 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 				       RT_CONNECTED, p->name);
 		}
 	}
+	/*
+	 * An interface's peer is reached through it (ifconfig's "inet ADDR
+	 * PEER"), unless a configured route says otherwise: peers go before
+	 * the configured routes, so that a route for the same prefix, later,
+	 * wins (comparing each peer with every route cost O(n^2)).
+	 */
+	for (i = 0; i < cfg->ninterfaces; i++) {
+		const struct cfg_interface *ci = &cfg->interfaces[i];
+
+		if (!ci->has_peer)
+			continue;
+		host.addr = ci->peer;
+		host.len = ci->peer.family == AF_INET ? 32 : 128;
+		memset(&nh, 0, sizeof(nh));
+		nh.type = NH_IFACE;
+		nh.port = (uint32_t)ipsec_iface_find(dp->ipsec, ci->name);
+		rc |= plan_add(pl, &host, &nh, RT_PEER, ci->name);
+	}
 	for (i = 0; i < cfg->nroutes; i++) {
 		const struct cfg_route *rt = &cfg->routes[i];
 		const struct dp_port *p = dp_port_named(dp, rt->dev);
@@ -320,7 +451,7 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 		memset(&nh, 0, sizeof(nh));
 		if (ifidx >= 0) {
 			nh.type = NH_IFACE;
-			nh.port = (uint16_t)ifidx;
+			nh.port = (uint32_t)ifidx;
 		} else if (p != NULL) {
 			nh.port = p->port_id;
 			nh.type = rt->has_via ? NH_VIA : NH_CONNECTED;
@@ -332,25 +463,6 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 			continue;
 		}
 		rc |= plan_add(pl, &rt->prefix, &nh, RT_STATIC, rt->dev);
-	}
-	/* an interface's peer is reached through it (ifconfig's "inet ADDR
-	 * PEER"), unless a configured route says otherwise */
-	for (i = 0; i < cfg->ninterfaces; i++) {
-		const struct cfg_interface *ci = &cfg->interfaces[i];
-		bool listed = false;
-
-		if (!ci->has_peer)
-			continue;
-		host.addr = ci->peer;
-		host.len = ci->peer.family == AF_INET ? 32 : 128;
-		for (r = 0; r < cfg->nroutes && !listed; r++)
-			listed = prefix_eq(&cfg->routes[r].prefix, &host);
-		if (listed)
-			continue;
-		memset(&nh, 0, sizeof(nh));
-		nh.type = NH_IFACE;
-		nh.port = (uint16_t)ipsec_iface_find(dp->ipsec, ci->name);
-		rc |= plan_add(pl, &host, &nh, RT_PEER, ci->name);
 	}
 	memset(&nh, 0, sizeof(nh));
 	nh.type = NH_LOCAL;
@@ -565,12 +677,16 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 	bool mode_cpu = next->crypto.mode == CFG_CRYPTO_CPU;
 	bool *done = NULL, *kept = NULL, *failed = NULL;
 	unsigned int before = err->count;
+	struct cfg_lookup nlk_mem, *nlk = &nlk_mem;
 	struct plan pa, pb;
 	size_t i, k;
 
 	memset(ch, 0, sizeof(*ch));
 	if (check_fixed(c, next, err) != 0)
 		return -1;
+	/* next's interfaces by name (without memory for it: scans) */
+	if (cfg_lookup_build(nlk, next) != 0)
+		nlk = NULL;
 	done = calloc(c->run.nsas + 1, sizeof(*done));
 	kept = calloc(next->nsas + 1, sizeof(*kept));
 	failed = calloc(next->nsas + 1, sizeof(*failed));
@@ -579,20 +695,39 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 		free(done);
 		free(kept);
 		free(failed);
+		if (nlk != NULL)
+			cfg_lookup_free(nlk);
 		cfg_errorf(err, &next->crypto.pos, "out of memory");
 		return -1;
 	}
 	/* which SAs stay as they are */
 	for (i = 0; i < next->nsas; i++) {
-		const struct cfg_sa *o = cfg_sa_find(&c->run, next->sas[i].spi,
+		const struct cfg_sa *o = run_sa_find(c, next->sas[i].spi,
 						     &next->sas[i].dst);
 		const struct cfg_interface *fo, *fn;
 
 		if (o == NULL || !sa_same(o, &next->sas[i]))
 			continue;
-		fo = cfg_interface_find(&c->run, o->interface);
-		fn = cfg_interface_find(next, o->interface);
+		fo = run_iface_find(c, o->interface);
+		fn = iface_in(next, nlk, o->interface);
 		kept[i] = fo != NULL && fn != NULL && iface_base_same(fo, fn);
+	}
+	/* refuse what the tables have no room for before changing anything
+	 * (interfaces are made before the old ones go; SAs that replace
+	 * others may need a slot each for a moment more than counted here) */
+	{
+		size_t nif = dp->ipsec->nifs;
+
+		for (i = 0; i < next->ninterfaces; i++)
+			nif += run_iface_find(c, next->interfaces[i].name) == NULL;
+		if (nif > dp->ipsec->max_if)
+			cfg_errorf(err, &next->crypto.pos,
+				   "%zu interfaces: there is room for %u (ipsecgw --max-interfaces); nothing was changed",
+				   nif, dp->ipsec->max_if);
+		if (next->nsas > dp->ipsec->max_sa)
+			cfg_errorf(err, &next->crypto.pos,
+				   "%zu SAs: there is room for %u (ipsecgw --max-sas); nothing was changed",
+				   next->nsas, dp->ipsec->max_sa);
 	}
 	/* refuse what the crypto device cannot do before changing anything */
 	for (i = 0; i < next->nsas; i++)
@@ -603,20 +738,22 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 		free(kept);
 		free(failed);
 		free(pa.r);
+		if (nlk != NULL)
+			cfg_lookup_free(nlk);
 		return -1;
 	}
 
 	/* interfaces that are rebuilt lose their SAs first */
 	for (i = 0; i < c->run.ninterfaces; i++) {
 		const struct cfg_interface *o = &c->run.interfaces[i];
-		const struct cfg_interface *n = cfg_interface_find(next, o->name);
+		const struct cfg_interface *n = iface_in(next, nlk, o->name);
 		int idx = ipsec_iface_find(dp->ipsec, o->name);
 
 		if (n == NULL || iface_base_same(o, n))
 			continue;
 		sa_remove_of(c, o->name, done);
 		if (idx >= 0)
-			ipsec_iface_del(dp, (uint16_t)idx);
+			ipsec_iface_del(dp, (uint32_t)idx);
 		if (ipsec_iface_add(dp, n) < 0)
 			cfg_errorf(err, &n->pos, "interface %s: no room", n->name);
 		ch->changed[CH_IF]++;
@@ -624,20 +761,19 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 	/* new interfaces, and changes that SAs do not depend on */
 	for (i = 0; i < next->ninterfaces; i++) {
 		const struct cfg_interface *n = &next->interfaces[i];
-		const struct cfg_interface *o = cfg_interface_find(&c->run,
-								   n->name);
+		const struct cfg_interface *o = run_iface_find(c, n->name);
 		int idx = ipsec_iface_find(dp->ipsec, n->name);
 
 		if (o == NULL) {
 			if (ipsec_iface_add(dp, n) < 0)
 				cfg_errorf(err, &n->pos,
 					   "interface %s: no room (at most %u)",
-					   n->name, IPSEC_MAX_IF);
+					   n->name, dp->ipsec->max_if);
 			else
 				event_iface(c, "interface-added", n->name);
 			ch->added[CH_IF]++;
 		} else if (iface_base_same(o, n) && !iface_same(o, n) && idx >= 0) {
-			ipsec_iface_update(dp, (uint16_t)idx, n);
+			ipsec_iface_update(dp, (uint32_t)idx, n);
 			ch->changed[CH_IF]++;
 		}
 	}
@@ -645,7 +781,7 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 	 * successor comes; new outbound SAs take over their interface */
 	for (i = 0; i < next->nsas; i++) {
 		struct cfg_sa *n = &next->sas[i];
-		const struct cfg_sa *o = cfg_sa_find(&c->run, n->spi, &n->dst);
+		const struct cfg_sa *o = run_sa_find(c, n->spi, &n->dst);
 		struct ipsec_sa *s;
 
 		if (kept[i]) {
@@ -704,9 +840,9 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 		const char *name = c->run.interfaces[i].name;
 		int idx = ipsec_iface_find(dp->ipsec, name);
 
-		if (cfg_interface_find(next, name) != NULL || idx < 0)
+		if (iface_in(next, nlk, name) != NULL || idx < 0)
 			continue;
-		ipsec_iface_del(dp, (uint16_t)idx);
+		ipsec_iface_del(dp, (uint32_t)idx);
 		event_iface(c, "interface-deleted", name);
 		ch->removed[CH_IF]++;
 	}
@@ -715,9 +851,12 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 	free(done);
 	free(kept);
 	free(failed);
+	if (nlk != NULL)
+		cfg_lookup_free(nlk);
 	cfg_free(&c->run);
 	c->run = *next;
 	memset(next, 0, sizeof(*next));
+	run_reindex(c);
 	/* routes to tunnel remotes and outbound SAs may have changed */
 	ipsec_iface_mtu_refresh(dp);
 	return err->count == before ? 0 : -1;
@@ -728,18 +867,34 @@ static int
 check_file_outbound(const struct cfg *cfg, struct cfg_err *err)
 {
 	unsigned int before = err->count;
-	size_t i, j;
+	struct cfg_ix ix;	/* outbound SAs by interface name */
+	size_t i, j, it;
+	uint64_t h;
 
-	for (i = 0; i < cfg->nsas; i++)
-		for (j = 0; j < i && cfg->sas[i].outbound; j++)
-			if (cfg->sas[j].outbound &&
-			    strcmp(cfg->sas[i].interface, cfg->sas[j].interface) == 0) {
+	if (cfg_ix_init(&ix, cfg->nsas) != 0) {
+		cfg_errorf(err, &cfg->crypto.pos, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < cfg->nsas; i++) {
+		if (!cfg->sas[i].outbound)
+			continue;
+		h = cfg_name_hash(cfg->sas[i].interface);
+		for (j = cfg_ix_first(&ix, h, &it); j != CFG_IX_NONE;
+		     j = cfg_ix_next(&ix, h, &it))
+			if (strcmp(cfg->sas[i].interface,
+				   cfg->sas[j].interface) == 0) {
 				cfg_errorf(err, &cfg->sas[i].pos,
 					   "sa %u: interface %s already has outbound SA %u",
 					   cfg->sas[i].spi, cfg->sas[i].interface,
 					   cfg->sas[j].spi);
 				break;
 			}
+		if (cfg_ix_add(&ix, h, i) != 0) {
+			cfg_errorf(err, &cfg->sas[i].pos, "out of memory");
+			break;
+		}
+	}
+	cfg_ix_free(&ix);
 	return err->count == before ? 0 : -1;
 }
 
@@ -783,6 +938,7 @@ ctl_create(struct dp *dp, const struct cfg *cfg, const char *file)
 		ctl_free(c);
 		return NULL;
 	}
+	run_reindex(c);
 	return c;
 }
 
@@ -792,6 +948,9 @@ ctl_free(struct ctl *c)
 	if (c == NULL)
 		return;
 	cfg_free(&c->run);
+	cfg_ix_free(&c->run_sa);
+	cfg_ix_free(&c->run_rt);
+	cfg_lookup_free(&c->run_lk);
 	free(c->file);
 	free(c->resv);
 	free(c);
@@ -923,7 +1082,7 @@ req_sa(struct req *r, const char *const *keys)
 	    cfg_parse_addr(&r->ctx, v[2], "dst", &dst) != 0 ||
 	    (v[3] != NULL && cfg_parse_addr(&r->ctx, v[3], "src", &src) != 0))
 		return NULL;
-	sa = cfg_sa_find(&r->c->run, (uint32_t)spi, &dst);
+	sa = run_sa_find(r->c, (uint32_t)spi, &dst);
 	if (sa == NULL || (v[3] != NULL && !cfg_addr_eq(&sa->src, &src))) {
 		req_fail(r, "no SA with spi %" PRIu64 " to %s%s", spi,
 			 cfg_addr_str(&dst, b, sizeof(b)),
@@ -994,9 +1153,23 @@ prefix_field(struct jbuf *j, const char *key, const struct cfg_prefix *p)
 	jb_str(j, key, b);
 }
 
+/*
+ * An interface as requests show it.  `in` (may be NULL: a scan of every
+ * SA) lists its inbound SAs: run.sas[] positions from in->first[position
+ * of f] along in->next[], so that interface-list is not O(interfaces x
+ * SAs).
+ */
+struct sa_chains {
+	size_t *first;			/* per run.interfaces[] */
+	size_t *next;			/* per run.sas[] */
+};
+
+/* `in` for an interface just made, which has no SA */
+static const struct sa_chains no_sas;
+
 static void
 iface_json(struct ctl *c, struct jbuf *j, const char *key,
-	   const struct cfg_interface *f)
+	   const struct cfg_interface *f, const struct sa_chains *in)
 {
 	static const char *const dfs[] = { "copy", "clear", "set" };
 	int idx = ipsec_iface_find(c->dp->ipsec, f->name);
@@ -1038,10 +1211,18 @@ iface_json(struct ctl *c, struct jbuf *j, const char *key,
 	else
 		jb_null(j, "outbound_sa");
 	jb_arr(j, "inbound_sas");
-	for (s = 0; s < c->run.nsas; s++)
-		if (!c->run.sas[s].outbound &&
-		    strcmp(c->run.sas[s].interface, f->name) == 0)
+	if (in == &no_sas) {
+		;
+	} else if (in != NULL) {
+		for (s = in->first[f - c->run.interfaces]; s != SIZE_MAX;
+		     s = in->next[s])
 			jb_u64(j, NULL, c->run.sas[s].spi);
+	} else {
+		for (s = 0; s < c->run.nsas; s++)
+			if (!c->run.sas[s].outbound &&
+			    strcmp(c->run.sas[s].interface, f->name) == 0)
+				jb_u64(j, NULL, c->run.sas[s].spi);
+	}
 	jb_end(j);
 	jb_u64(j, "rx_packets", cnt.rx_packets);
 	jb_u64(j, "rx_bytes", cnt.rx_bytes);
@@ -1112,7 +1293,7 @@ spi_taken(struct ctl *c, uint32_t spi, const struct cfg_addr *dst)
 {
 	size_t i;
 
-	if (cfg_sa_find(&c->run, spi, dst) != NULL)
+	if (run_sa_find(c, spi, dst) != NULL)
 		return true;
 	for (i = 0; i < c->nresv; i++)
 		if (c->resv[i].spi == spi && cfg_addr_eq(&c->resv[i].dst, dst))
@@ -1180,11 +1361,100 @@ resv_release(struct ctl *c, uint32_t spi, const struct cfg_addr *dst)
 		}
 }
 
+/*
+ * The direct paths of sa-add, sa-del and sa-flush.  An IKE daemon installs
+ * and deletes SAs one at a time, thousands a second; copying, validating
+ * and diffing the whole running configuration for each (the full path,
+ * req_commit) cost O(n) to O(n^2) in the number of SAs.  An SA changes
+ * nothing but itself (routes and neighbors do not depend on SAs, and an
+ * outbound SA's interface MTU is recomputed when it is published or
+ * unpublished, iface_set_out), so these check the one entry by the same
+ * rules and messages (cfg_validate_sa, crypto_check), apply it as
+ * ctl_commit would, and keep c->run and its indexes in step.
+ */
+
+/* Room for one more SA in c->run and its index, so that appending the SA
+ * after it is published cannot fail.  The old array is wiped (keys). */
+static int
+run_sa_reserve(struct ctl *c)
+{
+	struct cfg_sa *a;
+	size_t cap;
+
+	if (cfg_ix_reserve(&c->run_sa, c->run.nsas + 1) != 0)
+		return -1;
+	if (c->run.nsas < c->sas_cap)
+		return 0;
+	cap = c->sas_cap < 16 ? 16 : c->sas_cap * 2;
+	a = malloc(cap * sizeof(*a));
+	if (a == NULL)
+		return -1;
+	if (c->run.nsas != 0)
+		memcpy(a, c->run.sas, c->run.nsas * sizeof(*a));
+	if (c->run.sas != NULL)
+		explicit_bzero(c->run.sas, c->sas_cap * sizeof(*a));
+	free(c->run.sas);
+	c->run.sas = a;
+	c->sas_cap = cap;
+	return 0;
+}
+
+static int
+sa_add_direct(struct req *r, struct cfg_sa *sa)
+{
+	struct ctl *c = r->c;
+	struct dp *dp = c->dp;
+	struct ipsec_sa *s;
+
+	if (cfg_validate_sa(&c->run, &c->run_lk, sa, c->run.nsas, r->err) != 0)
+		return -1;
+	/* as ctl_commit: what the device cannot do is refused first */
+	if (crypto_check(dp->ipsec, sa, r->err) != 0)
+		return -1;
+	if (run_sa_reserve(c) != 0) {
+		req_fail(r, "out of memory");
+		return -1;
+	}
+	if (ipsec_sa_create(dp, sa, c->run.crypto.mode == CFG_CRYPTO_CPU, &s,
+			    r->err) != 0)
+		return -1;
+	if (ipsec_sa_publish(dp, s) != 0) {
+		cfg_errorf(r->err, &sa->pos, "sa %u: cannot publish", sa->spi);
+		ipsec_sa_discard(dp, s);
+		return -1;
+	}
+	event_sa(c, "sa-added", sa);
+	c->run.sas[c->run.nsas] = *sa;
+	cfg_ix_add(&c->run_sa, cfg_sa_key_hash(sa->spi, &sa->dst),
+		   c->run.nsas);
+	c->run.nsas++;
+	c->ntimed += sa_timed(sa);
+	return 0;
+}
+
+/* Take run.sas[i] out of c->run: the last SA takes its place. */
+static void
+run_sa_drop(struct ctl *c, size_t i)
+{
+	struct cfg_sa *a = c->run.sas;
+	size_t last = c->run.nsas - 1;
+
+	c->ntimed -= sa_timed(&a[i]);
+	cfg_ix_del(&c->run_sa, cfg_sa_key_hash(a[i].spi, &a[i].dst), i);
+	if (i != last) {
+		cfg_ix_move(&c->run_sa, cfg_sa_key_hash(a[last].spi, &a[last].dst),
+			    last, i);
+		a[i] = a[last];
+	}
+	explicit_bzero(&a[last], sizeof(a[last]));
+	c->run.nsas--;
+}
+
 static int
 op_sa_add(struct req *r)
 {
 	struct cfg next;
-	struct cfg_sa sa;
+	struct cfg_sa sa, *added;
 	char b[INET6_ADDRSTRLEN];
 	int rc;
 
@@ -1192,23 +1462,31 @@ op_sa_add(struct req *r)
 	rc = cfg_parse_sa_entry(&r->ctx, r->root, &sa);
 	if (rc != 0)
 		return -1;
-	if (cfg_sa_find(&r->c->run, sa.spi, &sa.dst) != NULL) {
+	if (run_sa_find(r->c, sa.spi, &sa.dst) != NULL) {
 		req_fail(r, "an SA with spi %u to %s exists (sa-update changes it, sa-del removes it)",
 			 sa.spi, cfg_addr_str(&sa.dst, b, sizeof(b)));
 		cfg_sa_wipe_keys(&sa);
 		return -1;
 	}
-	if (req_copy(r, &next) != 0 || APPEND(next.sas, next.nsas, sa) != 0) {
+	if (r->c->ix_ok) {
+		rc = sa_add_direct(r, &sa);
 		cfg_sa_wipe_keys(&sa);
-		cfg_free(&next);
-		return -1;
+		if (rc != 0)
+			return -1;
+	} else {
+		if (req_copy(r, &next) != 0 ||
+		    APPEND(next.sas, next.nsas, sa) != 0) {
+			cfg_sa_wipe_keys(&sa);
+			cfg_free(&next);
+			return -1;
+		}
+		cfg_sa_wipe_keys(&sa);
+		if (req_commit(r, &next, NULL) != 0)
+			return -1;
 	}
-	cfg_sa_wipe_keys(&sa);
-	if (req_commit(r, &next, NULL) != 0)
-		return -1;
-	resv_release(r->c, r->c->run.sas[r->c->run.nsas - 1].spi,
-		     &r->c->run.sas[r->c->run.nsas - 1].dst);
-	sa_json(r->c, r->out, "sa", &r->c->run.sas[r->c->run.nsas - 1]);
+	added = &r->c->run.sas[r->c->run.nsas - 1];
+	resv_release(r->c, added->spi, &added->dst);
+	sa_json(r->c, r->out, "sa", added);
 	return 0;
 }
 
@@ -1257,8 +1535,10 @@ op_sa_update(struct req *r)
 		sa_json(r->c, r->out, "sa", sa);
 		return 0;
 	}
+	r->c->ntimed -= sa_timed(sa);
 	sa->soft = upd.soft;
 	sa->hard = upd.hard;
+	r->c->ntimed += sa_timed(sa);
 	if (s != NULL)
 		sa_set_lifetime(r->c, s, sa);
 	sa_json(r->c, r->out, "sa", sa);
@@ -1272,7 +1552,15 @@ op_sa_del(struct req *r)
 	struct cfg next;
 	size_t i, k;
 
-	if (sa == NULL || req_copy(r, &next) != 0)
+	if (sa == NULL)
+		return -1;
+	if (r->c->ix_ok) {
+		/* what ctl_commit does with an SA that is gone */
+		sa_remove(r->c, sa);
+		run_sa_drop(r->c, (size_t)(sa - r->c->run.sas));
+		return 0;
+	}
+	if (req_copy(r, &next) != 0)
 		return -1;
 	for (i = 0, k = 0; i < next.nsas; i++) {
 		if (next.sas[i].spi == sa->spi &&
@@ -1295,13 +1583,44 @@ op_sa_flush(struct req *r)
 	uint64_t reqid = 0;
 	struct changes ch;
 	struct cfg next;
-	size_t i, k;
+	struct ctl *c = r->c;
+	size_t i, k, n = 0;
 
 	if (cfg_parse_fields(&r->ctx, r->root, keys, v, NULL) != 0 ||
 	    (v[1] != NULL && cfg_parse_name(&r->ctx, v[1], "interface", name) != 0) ||
 	    (v[2] != NULL && cfg_parse_uint(&r->ctx, v[2], "reqid", 1,
-					    UINT32_MAX, &reqid) != 0) ||
-	    req_copy(r, &next) != 0)
+					    UINT32_MAX, &reqid) != 0))
+		return -1;
+	if (c->ix_ok) {
+		/* in order, as ctl_commit removes what is gone; the rest keep
+		 * their order */
+		for (i = 0, k = 0; i < c->run.nsas; i++) {
+			struct cfg_sa *sa = &c->run.sas[i];
+
+			if ((name[0] == '\0' || strcmp(sa->interface, name) == 0) &&
+			    (reqid == 0 || sa->reqid == reqid)) {
+				sa_remove(c, sa);
+				cfg_sa_wipe_keys(sa);
+				n++;
+				continue;
+			}
+			if (k != i)
+				c->run.sas[k] = *sa;
+			k++;
+		}
+		if (k != c->run.nsas)
+			explicit_bzero(&c->run.sas[k],
+				       (c->run.nsas - k) * sizeof(*c->run.sas));
+		c->run.nsas = k;
+		/* positions moved: the indexes are made again (O(n), as the
+		 * deletions are) */
+		k = c->sas_cap;
+		run_reindex(c);
+		c->sas_cap = k;
+		jb_u64(r->out, "deleted", n);
+		return 0;
+	}
+	if (req_copy(r, &next) != 0)
 		return -1;
 	for (i = 0, k = 0; i < next.nsas; i++) {
 		const struct cfg_sa *sa = &next.sas[i];
@@ -1339,6 +1658,72 @@ op_sa_list(struct req *r)
 	return 0;
 }
 
+/*
+ * interface-add of an interface that adds no route (no peer, no address),
+ * as a daemon creates one per tunnel: the checks of cfg_validate_names
+ * and cfg_validate_reqids for the one entry, with their messages, then
+ * what ctl_commit does with a new interface.
+ */
+static int
+iface_add_direct(struct req *r, struct cfg_interface *f)
+{
+	struct ctl *c = r->c;
+	struct dp *dp = c->dp;
+	const struct cfg_interface *o;
+	char where[64];
+	size_t i;
+
+	snprintf(where, sizeof(where), "interfaces.%s", f->name);
+	if (cfg_port_find(&c->run, f->name) != NULL) {
+		cfg_errorf(r->err, &f->pos, "%s: the name is already used by ports.%s",
+			   where, f->name);
+		return -1;
+	}
+	if (f->reqid != 0) {
+		o = cfg_lookup_reqid(&c->run_lk, &c->run, f->reqid);
+		if (o != NULL) {
+			cfg_errorf(r->err, &f->pos,
+				   "%s: reqid %" PRIu32 " is already used by interfaces.%s%s",
+				   where, f->reqid, o->name,
+				   o->has_reqid ? "" : " (assigned)");
+			return -1;
+		}
+	} else {
+		/* the lowest free one, as cfg_validate_reqids assigns */
+		while (c->reqid_next != 0 &&
+		       cfg_lookup_reqid(&c->run_lk, &c->run, c->reqid_next) != NULL)
+			c->reqid_next++;
+		if (c->reqid_next == 0) {
+			cfg_errorf(r->err, &f->pos, "%s: no reqid left to assign", where);
+			return -1;
+		}
+		f->reqid = c->reqid_next++;
+	}
+	if (dp->ipsec->nifs + 1 > dp->ipsec->max_if) {
+		cfg_errorf(r->err, &c->run.crypto.pos,
+			   "%u interfaces: there is room for %u (ipsecgw --max-interfaces); nothing was changed",
+			   dp->ipsec->nifs + 1, dp->ipsec->max_if);
+		return -1;
+	}
+	if (arr_reserve((void **)&c->run.interfaces, c->run.ninterfaces,
+			&c->ifs_cap, sizeof(*c->run.interfaces)) != 0) {
+		req_fail(r, "out of memory");
+		return -1;
+	}
+	if (ipsec_iface_add(dp, f) < 0) {
+		cfg_errorf(r->err, &f->pos, "interface %s: no room (at most %u)",
+			   f->name, dp->ipsec->max_if);
+		return -1;
+	}
+	event_iface(c, "interface-added", f->name);
+	i = c->run.ninterfaces++;
+	c->run.interfaces[i] = *f;
+	if (cfg_lookup_add(&c->run_lk, &c->run, i) != 0)
+		run_reindex(c);		/* and if that fails: scans */
+	iface_json(c, r->out, "interface", &c->run.interfaces[i], &no_sas);
+	return 0;
+}
+
 static int
 op_interface_add(struct req *r)
 {
@@ -1349,10 +1734,13 @@ op_interface_add(struct req *r)
 	r->ctx.ignore = req_ignore;
 	if (cfg_parse_interface_entry(&r->ctx, NULL, r->root, &f) != 0)
 		return -1;
-	if (cfg_interface_find(&r->c->run, f.name) != NULL) {
+	if (run_iface_find(r->c, f.name) != NULL) {
 		req_fail(r, "interface %s exists (interface-set changes it)", f.name);
 		return -1;
 	}
+	/* without a peer or addresses an interface adds no route */
+	if (r->c->ix_ok && !f.has_peer && f.naddrs == 0)
+		return iface_add_direct(r, &f);
 	if (req_copy(r, &next) != 0)
 		return -1;
 	if (APPEND(next.interfaces, next.ninterfaces, f) != 0) {
@@ -1363,7 +1751,7 @@ op_interface_add(struct req *r)
 	if (req_commit(r, &next, NULL) != 0)
 		return -1;
 	idx = (int)r->c->run.ninterfaces - 1;
-	iface_json(r->c, r->out, "interface", &r->c->run.interfaces[idx]);
+	iface_json(r->c, r->out, "interface", &r->c->run.interfaces[idx], NULL);
 	return 0;
 }
 
@@ -1379,7 +1767,7 @@ req_name(struct req *r)
 	}
 	if (cfg_parse_name(&r->ctx, n, "name", name) != 0)
 		return NULL;
-	if (cfg_interface_find(&r->c->run, name) == NULL) {
+	if (run_iface_find(r->c, name) == NULL) {
 		req_fail(r, "no interface named %s", name);
 		return NULL;
 	}
@@ -1432,7 +1820,7 @@ op_interface_set(struct req *r)
 		cur->df = parsed.df;
 	for (i = 0; i < next.nsas; i++)
 		has_sas |= strcmp(next.sas[i].interface, name) == 0;
-	if (has_sas && !iface_base_same(cur, cfg_interface_find(&r->c->run,
+	if (has_sas && !iface_base_same(cur, run_iface_find(r->c,
 								 name))) {
 		cfg_free(&next);
 		req_fail(r, "interface %s has SAs: its tunnel, nat-t and reqid change only without them (sa-flush interface %s first)",
@@ -1441,7 +1829,7 @@ op_interface_set(struct req *r)
 	}
 	if (req_commit(r, &next, NULL) != 0)
 		return -1;
-	iface_json(r->c, r->out, "interface", cfg_interface_find(&r->c->run, name));
+	iface_json(r->c, r->out, "interface", run_iface_find(r->c, name), NULL);
 	return 0;
 }
 
@@ -1479,12 +1867,42 @@ op_interface_del(struct req *r)
 static int
 op_interface_list(struct req *r)
 {
-	size_t i;
+	struct ctl *c = r->c;
+	struct sa_chains ch, *in = NULL;
+	size_t *last = NULL, i, f;
 
+	/* each interface's inbound SAs, in order, in one pass */
+	ch.first = malloc((c->run.ninterfaces + 1) * sizeof(*ch.first));
+	ch.next = malloc((c->run.nsas + 1) * sizeof(*ch.next));
+	last = malloc((c->run.ninterfaces + 1) * sizeof(*last));
+	if (c->ix_ok && ch.first != NULL && ch.next != NULL && last != NULL) {
+		for (f = 0; f < c->run.ninterfaces; f++)
+			ch.first[f] = last[f] = SIZE_MAX;
+		for (i = 0; i < c->run.nsas; i++) {
+			const struct cfg_interface *fi;
+
+			ch.next[i] = SIZE_MAX;
+			if (c->run.sas[i].outbound)
+				continue;
+			fi = run_iface_find(c, c->run.sas[i].interface);
+			if (fi == NULL)
+				continue;
+			f = (size_t)(fi - c->run.interfaces);
+			if (last[f] == SIZE_MAX)
+				ch.first[f] = i;
+			else
+				ch.next[last[f]] = i;
+			last[f] = i;
+		}
+		in = &ch;
+	}
 	jb_arr(r->out, "interfaces");
-	for (i = 0; i < r->c->run.ninterfaces; i++)
-		iface_json(r->c, r->out, NULL, &r->c->run.interfaces[i]);
+	for (i = 0; i < c->run.ninterfaces; i++)
+		iface_json(c, r->out, NULL, &c->run.interfaces[i], in);
 	jb_end(r->out);
+	free(ch.first);
+	free(ch.next);
+	free(last);
 	return 0;
 }
 
@@ -1527,6 +1945,70 @@ route_resolve_dev(struct req *r, struct cfg_route *rt)
 	return -1;
 }
 
+/*
+ * route-add of a prefix that is not a host's: the checks of
+ * cfg_validate_routes for the one entry, with their messages; then the
+ * FIB entry as plan_build would make it (a configured route wins over a
+ * connected prefix and an interface's peer, and loses only to `local`),
+ * and the MTU of the interfaces whose tunnel it now carries.
+ */
+static int
+route_add_direct(struct req *r, struct cfg_route *rt)
+{
+	struct ctl *c = r->c;
+	const struct dp_port *p = dp_port_named(c->dp, rt->dev);
+	int ifidx = ipsec_iface_find(c->dp->ipsec, rt->dev);
+	bool is_port = cfg_port_find(&c->run, rt->dev) != NULL;
+	bool is_if = run_iface_find(c, rt->dev) != NULL;
+	unsigned int before = r->err->count;
+	struct nexthop nh;
+	char where[32];
+	size_t i;
+
+	snprintf(where, sizeof(where), "routes[%zu]", c->run.nroutes);
+	if (!is_port && !is_if) {
+		cfg_errorf(r->err, &rt->pos,
+			   "%s: dev '%s' is neither a port nor an interface",
+			   where, rt->dev);
+		return -1;
+	}
+	if (is_if && rt->has_via) {
+		cfg_errorf(r->err, &rt->pos,
+			   "%s: via is only for routes through a port; %s is an ipsec interface",
+			   where, rt->dev);
+		return -1;
+	}
+	if (arr_reserve((void **)&c->run.routes, c->run.nroutes,
+			&c->routes_cap, sizeof(*c->run.routes)) != 0 ||
+	    cfg_ix_reserve(&c->run_rt, c->run.nroutes + 1) != 0) {
+		req_fail(r, "out of memory");
+		return -1;
+	}
+	memset(&nh, 0, sizeof(nh));
+	if (ifidx >= 0) {
+		nh.type = NH_IFACE;
+		nh.port = (uint32_t)ifidx;
+	} else if (p != NULL) {
+		nh.port = p->port_id;
+		nh.type = rt->has_via ? NH_VIA : NH_CONNECTED;
+		if (rt->has_via) {
+			nh.family = (uint8_t)rt->via.family;
+			memcpy(nh.via, rt->via.a, sizeof(nh.via));
+		}
+	}
+	if (nh.type != 0) {
+		fib_change(c, &rt->prefix, &nh, r->err);
+		if (r->err->count != before)
+			return -1;
+	}
+	i = c->run.nroutes++;
+	c->run.routes[i] = *rt;
+	cfg_ix_add(&c->run_rt, prefix_hash(&rt->prefix), i);
+	/* routes to tunnel remotes may have changed */
+	ipsec_iface_mtu_refresh_in(c->dp, &rt->prefix);
+	return 0;
+}
+
 static int
 op_route_add(struct req *r)
 {
@@ -1557,13 +2039,30 @@ op_route_add(struct req *r)
 	if (cfg_parse_route_entry(&r->ctx, r->root, &rt) != 0 ||
 	    (no_dev && route_resolve_dev(r, &rt) != 0))
 		return -1;
-	for (i = 0; i < r->c->run.nroutes; i++)
-		if (prefix_eq(&r->c->run.routes[i].prefix, &rt.prefix)) {
-			req_fail(r, "%s/%u is already routed (route-del it first)",
-				 cfg_addr_str(&rt.prefix.addr, b, sizeof(b)),
-				 rt.prefix.len);
-			return -1;
-		}
+	if (r->c->ix_ok) {
+		uint64_t h = prefix_hash(&rt.prefix);
+		size_t it;
+
+		for (i = cfg_ix_first(&r->c->run_rt, h, &it); i != CFG_IX_NONE;
+		     i = cfg_ix_next(&r->c->run_rt, h, &it))
+			if (prefix_eq(&r->c->run.routes[i].prefix, &rt.prefix))
+				break;
+	} else {
+		for (i = 0; i < r->c->run.nroutes; i++)
+			if (prefix_eq(&r->c->run.routes[i].prefix, &rt.prefix))
+				break;
+	}
+	if (i != CFG_IX_NONE && i < r->c->run.nroutes) {
+		req_fail(r, "%s/%u is already routed (route-del it first)",
+			 cfg_addr_str(&rt.prefix.addr, b, sizeof(b)),
+			 rt.prefix.len);
+		return -1;
+	}
+	/* not a host route: no own address (`local`, which wins over every
+	 * route) can have its prefix, so the route is the FIB's at once */
+	if (r->c->ix_ok &&
+	    rt.prefix.len < (rt.prefix.addr.family == AF_INET ? 32 : 128))
+		return route_add_direct(r, &rt);
 	if (req_copy(r, &next) != 0)
 		return -1;
 	if (APPEND(next.routes, next.nroutes, rt) != 0) {
@@ -1757,16 +2256,22 @@ op_neighbor_list(struct req *r)
 static int
 op_stats(struct req *r)
 {
+	yaml_node_t *bn = req_get(r, "brief");
+	bool brief = false;
 	char *buf = NULL;
 	size_t len = 0, i;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f;
 
+	/* other fields are ignored, as they always were */
+	if (bn != NULL && cfg_parse_bool(&r->ctx, bn, "brief", &brief) != 0)
+		return -1;
+	f = open_memstream(&buf, &len);
 	if (f == NULL) {
 		req_fail(r, "out of memory");
 		return -1;
 	}
 	r->c->dp->pool_avail_exit = rte_mempool_avail_count(r->c->dp->pool);
-	dp_stats_json_fp(r->c->dp, f);
+	dp_stats_json_fp(r->c->dp, f, brief);
 	fclose(f);
 	/* one line: the document has newlines between values only */
 	for (i = 0; i < len; i++)
@@ -1948,7 +2453,7 @@ out:
 static const struct cfg_sa *
 run_sa_of(const struct ctl *c, const struct ipsec_sa *s)
 {
-	return cfg_sa_find(&c->run, s->spi, &s->dst);
+	return run_sa_find(c, s->spi, &s->dst);
 }
 
 static void
@@ -1988,7 +2493,7 @@ static void
 worker_event(struct ctl *c, const struct dp_event *ev)
 {
 	struct ipsec_ctx *ic = c->dp->ipsec;
-	struct ipsec_sa *s = ev->idx < IPSEC_MAX_SA ? &ic->sas[ev->idx] : NULL;
+	struct ipsec_sa *s = ev->idx < ic->max_sa ? &ic->sas[ev->idx] : NULL;
 	struct jbuf j;
 
 	switch (ev->type) {
@@ -2000,7 +2505,7 @@ worker_event(struct ctl *c, const struct dp_event *ev)
 			expired_hard(c, s);
 		break;
 	case DP_EV_ACQUIRE: {
-		const struct ipsec_iface *f = ev->idx < IPSEC_MAX_IF ?
+		const struct ipsec_iface *f = ev->idx < ic->max_if ?
 					      ic->ifp[ev->idx] : NULL;
 		struct cfg_addr a = { .family = ev->family };
 
@@ -2056,7 +2561,8 @@ check_seconds(struct ctl *c)
 	uint64_t now = c->dp->now;
 	size_t i;
 
-	for (i = 0; i < c->run.nsas; i++) {
+	/* IKE gives lifetimes in seconds; a table without them costs nothing */
+	for (i = 0; c->ntimed != 0 && i < c->run.nsas; i++) {
 		const struct cfg_sa *sa = &c->run.sas[i];
 		struct ipsec_sa *s;
 		uint8_t st;

@@ -43,7 +43,8 @@ enum dp_event_type {
 struct dp_event {
 	uint8_t type;
 	uint8_t kind;
-	uint16_t idx;
+	uint16_t pad0;
+	uint32_t idx;
 	uint32_t gen;
 	uint8_t family;
 	uint8_t pad;
@@ -147,15 +148,21 @@ struct dp_lcore {
 	struct neigh_cache ncache;
 	struct sad_cache sadcache;
 	struct dp_counters cnt[DP_MAX_PORTS];
-	struct dp_counters ifcnt[IPSEC_MAX_IF];	/* ipsec interfaces */
-	struct dp_sa_counters sacnt[IPSEC_MAX_SA];
+	/* sized by dp.max_if and dp.max_sa (ipsec_init) */
+	struct dp_counters *ifcnt;	/* ipsec interfaces */
+	struct dp_sa_counters *sacnt;
 	/* crypto ops on the device per SA: an SA is freed only at 0 */
-	uint32_t sa_inflight[IPSEC_MAX_SA];
+	uint32_t *sa_inflight;
 } __rte_cache_aligned;
 
 struct dp {
 	unsigned int nworkers;
 	struct dp_lcore *lc[RTE_MAX_LCORE];	/* by worker index */
+
+	/* start-up settings (ipsecgw options); 0: the default */
+	uint32_t max_if;		/* ipsec interfaces */
+	uint32_t max_sa;		/* SAs */
+	uint32_t nb_mbufs;		/* at least this many mbufs in the pool */
 
 	struct rte_mempool *pool;
 	unsigned int pool_size;

@@ -36,9 +36,17 @@
 #include <rte_spinlock.h>
 
 #include "control/config.h"
+#include "control/index.h"
 
-#define IPSEC_MAX_IF 256
-#define IPSEC_MAX_SA 4096
+/*
+ * How many interfaces and SAs the tables have room for: start-up settings
+ * (ipsecgw --max-interfaces, --max-sas), sized in memory allocated at
+ * start (ipsec_ctx's slots, each worker's counters).  The defaults fit
+ * the tests' `--no-huge -m 512`; 100 000 tunnels take 100 000 and 200 000.
+ */
+#define IPSEC_DEFAULT_MAX_IF 256
+#define IPSEC_DEFAULT_MAX_SA 4096
+#define IPSEC_LIMIT_MAX (1u << 24)	/* what the options accept */
 #define IPSEC_FAMILY_DIFF_MAX 16
 
 /*
@@ -93,8 +101,8 @@ struct ipsec_sa {
 	bool replay_on;			/* inbound with a replay window */
 	bool esn;
 	struct replay_win *replay;	/* inbound with a window, else NULL */
-	uint16_t idx;			/* index in ipsec_ctx.sas */
-	uint16_t ifidx;			/* its interface */
+	uint32_t idx;			/* index in ipsec_ctx.sas */
+	uint32_t ifidx;			/* its interface */
 	uint32_t gen;			/* tells apart SAs of one slot */
 	uint32_t spi;
 	uint32_t reqid;
@@ -132,7 +140,7 @@ struct ipsec_sa {
  */
 struct ipsec_iface {
 	char name[CFG_NAME_MAX];
-	uint16_t idx;
+	uint32_t idx;
 	bool has_tunnel;
 	uint32_t reqid;
 	int family;			/* outer */
@@ -154,12 +162,29 @@ struct ipsec_ifstate {
 	uint64_t acquire_last;		/* second of the last acquire event */
 } __rte_cache_aligned;
 
+/* Free slots: a bitmap, and the lowest slot that may be free, so that a
+ * new object takes the lowest free slot (as a scan did) in O(1) when
+ * slots are taken in order and O(slots / 64) at worst. */
+struct ipsec_slots {
+	uint64_t *used;
+	uint32_t n;			/* slots */
+	uint32_t hint;			/* no free slot below */
+	uint32_t hwm;			/* no used slot at or above */
+};
+
 struct ipsec_ctx {
-	struct ipsec_iface *ifp[IPSEC_MAX_IF];	/* RCU; NULL: free slot */
-	struct ipsec_ifstate ifstate[IPSEC_MAX_IF];
+	struct ipsec_iface **ifp;	/* max_if; RCU; NULL: free slot */
+	struct ipsec_ifstate *ifstate;	/* max_if */
 	unsigned int nifs;		/* interfaces */
-	struct ipsec_sa *sas;		/* IPSEC_MAX_SA slots */
+	struct ipsec_sa *sas;		/* max_sa slots */
 	unsigned int nsas;		/* SAs */
+	uint32_t max_if;
+	uint32_t max_sa;
+	struct ipsec_slots if_slots;
+	struct ipsec_slots sa_slots;
+	/* the control thread's lookups (workers use ifp[] and the SAD) */
+	struct cfg_ix if_by_name;	/* name -> ifp[] index */
+	struct cfg_ix sa_by_key;	/* (spi, dst) -> sas[] index */
 	uint32_t gen;
 	struct rte_hash *sad;		/* (spi, family, dst) -> ipsec_sa */
 	/* changes after an SA leaves or enters the SAD (workers' caches) */
@@ -180,8 +205,8 @@ struct ipsec_ctx {
 struct ipsec_meta {
 	uint8_t tos;		/* outbound: inner DSCP+ECN; inbound: outer ECN */
 	uint8_t df;		/* outbound: bit 0 inner DF, bit 7 inner IPv6 */
-	uint16_t ifidx;
 	uint16_t inner_len;	/* outbound: the IP packet sealed */
+	uint32_t ifidx;
 	uint32_t seq;		/* inbound: ESP sequence number (low 32 bits) */
 	uint16_t sport;		/* inbound NAT-T: the outer UDP source port */
 	/* a packet handed to or from the control thread (enum dp_punt) */
@@ -244,7 +269,8 @@ int crypto_check(const struct ipsec_ctx *ic, const struct cfg_sa *sa,
 void crypto_close(struct dp *dp);
 
 /* ipsec_if.c APIs: */
-/* The SA tables and the crypto device. */
+/* The SA tables (dp->max_if, dp->max_sa), each worker's counters of
+ * them, and the crypto device. */
 int ipsec_init(struct dp *dp, const struct cfg *cfg, struct cfg_err *err);
 void ipsec_free(struct dp *dp);
 int ipsec_rcu_attach(struct dp *dp);
@@ -284,7 +310,7 @@ ipsec_sad_lookup_cached(const struct ipsec_ctx *ic, struct sad_cache *c,
 }
 /* The interface a worker sees at ifidx (NULL: deleted). */
 static inline const struct ipsec_iface *
-ipsec_iface_get(const struct ipsec_ctx *ic, uint16_t ifidx)
+ipsec_iface_get(const struct ipsec_ctx *ic, uint32_t ifidx)
 {
 	return __atomic_load_n(&ic->ifp[ifidx], __ATOMIC_ACQUIRE);
 }
@@ -294,14 +320,16 @@ int ipsec_iface_add(struct dp *dp, const struct cfg_interface *c);
 /* Publish a changed copy; the tunnel and nat-t of an interface with SAs
  * do not change (the caller checks). */
 /* Recompute the MTU of `mtu: auto` interfaces (after route, port or SA
- * changes). */
+ * changes).  An SA change recomputes its own interface's (iface_set_out). */
 void ipsec_iface_mtu_refresh(struct dp *dp);
+/* Only those whose tunnel's remote is in p (a route to p changed). */
+void ipsec_iface_mtu_refresh_in(struct dp *dp, const struct cfg_prefix *p);
 /* The MTU `mtu: auto` gives f now. */
 uint16_t ipsec_iface_auto_mtu(const struct dp *dp, const struct ipsec_iface *f);
-int ipsec_iface_update(struct dp *dp, uint16_t ifidx,
+int ipsec_iface_update(struct dp *dp, uint32_t ifidx,
 		       const struct cfg_interface *c);
 /* Only an interface without SAs. */
-void ipsec_iface_del(struct dp *dp, uint16_t ifidx);
+void ipsec_iface_del(struct dp *dp, uint32_t ifidx);
 int ipsec_iface_find(const struct ipsec_ctx *ic, const char *name);
 /*
  * Create an SA from a validated entry in a free slot, not yet used by any

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -335,6 +336,57 @@ sa_release(struct ipsec_ctx *ic, struct ipsec_sa *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* ---------------------------------------------------------------------- */
+/* Slots */
+
+static int
+slots_init(struct ipsec_slots *sl, uint32_t n)
+{
+	sl->used = calloc((n + 63) / 64, sizeof(*sl->used));
+	sl->n = n;
+	sl->hint = 0;
+	sl->hwm = 0;
+	return sl->used == NULL ? -ENOMEM : 0;
+}
+
+/* The lowest free slot, now used; -1 when full. */
+static int64_t
+slot_take(struct ipsec_slots *sl)
+{
+	uint32_t w, i, words = (sl->n + 63) / 64;
+
+	for (w = sl->hint / 64; w < words; w++) {
+		uint64_t free_bits = ~sl->used[w];
+
+		if (free_bits == 0)
+			continue;
+		i = w * 64 + (uint32_t)__builtin_ctzll(free_bits);
+		if (i >= sl->n)
+			break;
+		sl->used[w] |= 1ull << (i % 64);
+		sl->hint = i + 1;
+		if (i >= sl->hwm)
+			sl->hwm = i + 1;
+		return i;
+	}
+	sl->hint = sl->n;
+	return -1;
+}
+
+static void
+slot_put(struct ipsec_slots *sl, uint32_t i)
+{
+	sl->used[i / 64] &= ~(1ull << (i % 64));
+	if (i < sl->hint)
+		sl->hint = i;
+}
+
+static uint64_t
+sa_key_hash(const struct ipsec_sa *s)
+{
+	return cfg_sa_key_hash(s->spi, &s->dst);
+}
+
 static void
 sad_key_make(struct sad_key *k, uint32_t spi, int family, const void *dst)
 {
@@ -376,28 +428,63 @@ ipsec_init(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 {
 	struct ipsec_ctx *ic;
 	struct cfg_pos pos = cfg->crypto.pos;
+	unsigned int w;
 	struct rte_hash_parameters hp = {
 		.name = "sad",
-		.entries = IPSEC_MAX_SA,
 		.key_len = sizeof(struct sad_key),
 		.hash_func = rte_jhash,
 		.socket_id = (int)rte_socket_id(),
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
 	};
 
+	if (dp->max_if == 0)
+		dp->max_if = IPSEC_DEFAULT_MAX_IF;
+	if (dp->max_sa == 0)
+		dp->max_sa = IPSEC_DEFAULT_MAX_SA;
+	hp.entries = dp->max_sa;
 	ic = rte_zmalloc("ipsec", sizeof(*ic), RTE_CACHE_LINE_SIZE);
 	if (ic == NULL)
 		return -ENOMEM;
 	dp->ipsec = ic;
 	ic->sad_gen = 1;
-	ic->sas = rte_zmalloc("ipsec_sas", IPSEC_MAX_SA * sizeof(*ic->sas),
+	ic->max_if = dp->max_if;
+	ic->max_sa = dp->max_sa;
+	ic->ifp = rte_zmalloc("ipsec_ifp", ic->max_if * sizeof(*ic->ifp),
+			      RTE_CACHE_LINE_SIZE);
+	ic->ifstate = rte_zmalloc("ipsec_ifstate",
+				  ic->max_if * sizeof(*ic->ifstate),
+				  RTE_CACHE_LINE_SIZE);
+	ic->sas = rte_zmalloc("ipsec_sas", ic->max_sa * sizeof(*ic->sas),
 			      RTE_CACHE_LINE_SIZE);
 	ic->sad = rte_hash_create(&hp);
-	if (ic->sas == NULL || ic->sad == NULL) {
-		cfg_errorf(err, &pos, "cannot allocate the SA tables");
-		return -1;
+	if (ic->ifp == NULL || ic->ifstate == NULL || ic->sas == NULL ||
+	    ic->sad == NULL || slots_init(&ic->if_slots, ic->max_if) != 0 ||
+	    slots_init(&ic->sa_slots, ic->max_sa) != 0)
+		goto nomem;
+	/* each worker's counters of every slot */
+	for (w = 0; w < dp->nworkers; w++) {
+		struct dp_lcore *lc = dp->lc[w];
+		int socket = (int)rte_lcore_to_socket_id(lc->lcore_id);
+
+		lc->ifcnt = rte_zmalloc_socket("ifcnt",
+					       ic->max_if * sizeof(*lc->ifcnt),
+					       RTE_CACHE_LINE_SIZE, socket);
+		lc->sacnt = rte_zmalloc_socket("sacnt",
+					       ic->max_sa * sizeof(*lc->sacnt),
+					       RTE_CACHE_LINE_SIZE, socket);
+		lc->sa_inflight = rte_zmalloc_socket("sa_inflight",
+				ic->max_sa * sizeof(*lc->sa_inflight),
+				RTE_CACHE_LINE_SIZE, socket);
+		if (lc->ifcnt == NULL || lc->sacnt == NULL ||
+		    lc->sa_inflight == NULL)
+			goto nomem;
 	}
 	return crypto_setup(dp, cfg, err);
+nomem:
+	cfg_errorf(err, &pos,
+		   "cannot allocate the tables for %u interfaces and %u SAs (--max-interfaces, --max-sas; DPDK memory: -m or hugepages)",
+		   ic->max_if, ic->max_sa);
+	return -1;
 }
 
 /* Deletes in the SAD wait for a grace period (the caller then waits for
@@ -423,9 +510,11 @@ dp_sync(struct dp *dp)
 int
 ipsec_iface_find(const struct ipsec_ctx *ic, const char *name)
 {
-	unsigned int i;
+	uint64_t h = cfg_name_hash(name);
+	size_t i, it;
 
-	for (i = 0; i < IPSEC_MAX_IF; i++)
+	for (i = cfg_ix_first(&ic->if_by_name, h, &it); i != CFG_IX_NONE;
+	     i = cfg_ix_next(&ic->if_by_name, h, &it))
 		if (ic->ifp[i] != NULL && strcmp(ic->ifp[i]->name, name) == 0)
 			return (int)i;
 	return -1;
@@ -467,7 +556,7 @@ ipsec_iface_mtu_refresh(struct dp *dp)
 {
 	unsigned int i;
 
-	for (i = 0; i < IPSEC_MAX_IF; i++) {
+	for (i = 0; i < dp->ipsec->if_slots.hwm; i++) {
 		struct ipsec_iface *f = dp->ipsec->ifp[i];
 		uint16_t mtu;
 
@@ -476,6 +565,24 @@ ipsec_iface_mtu_refresh(struct dp *dp)
 		mtu = ipsec_iface_auto_mtu(dp, f);
 		if (mtu != f->mtu)	/* one aligned store: workers see
 					 * the old or the new value */
+			__atomic_store_n(&f->mtu, mtu, __ATOMIC_RELAXED);
+	}
+}
+
+void
+ipsec_iface_mtu_refresh_in(struct dp *dp, const struct cfg_prefix *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < dp->ipsec->if_slots.hwm; i++) {
+		struct ipsec_iface *f = dp->ipsec->ifp[i];
+		uint16_t mtu;
+
+		if (f == NULL || !f->mtu_auto || !f->has_tunnel ||
+		    !cfg_prefix_has(p, f->family, f->remote))
+			continue;
+		mtu = ipsec_iface_auto_mtu(dp, f);
+		if (mtu != f->mtu)
 			__atomic_store_n(&f->mtu, mtu, __ATOMIC_RELAXED);
 	}
 }
@@ -518,17 +625,26 @@ ipsec_iface_add(struct dp *dp, const struct cfg_interface *c)
 {
 	struct ipsec_ctx *ic = dp->ipsec;
 	struct ipsec_iface *f;
-	unsigned int i, w;
+	unsigned int w;
+	int64_t slot;
+	uint32_t i;
 
-	for (i = 0; i < IPSEC_MAX_IF && ic->ifp[i] != NULL; i++)
-		;
-	if (i == IPSEC_MAX_IF)
-		return -ENOSPC;
 	f = rte_zmalloc("ipsec_if", sizeof(*f), RTE_CACHE_LINE_SIZE);
 	if (f == NULL)
 		return -ENOMEM;
+	slot = slot_take(&ic->if_slots);
+	if (slot < 0) {
+		rte_free(f);
+		return -ENOSPC;
+	}
+	i = (uint32_t)slot;
+	if (cfg_ix_add(&ic->if_by_name, cfg_name_hash(c->name), i) != 0) {
+		slot_put(&ic->if_slots, i);
+		rte_free(f);
+		return -ENOMEM;
+	}
 	iface_fill(f, c);
-	f->idx = (uint16_t)i;
+	f->idx = i;
 	if (f->mtu_auto)
 		f->mtu = ipsec_iface_auto_mtu(dp, f);
 	/* counters of a slot start at zero (ipsec_iface_del cleared them) */
@@ -541,7 +657,7 @@ ipsec_iface_add(struct dp *dp, const struct cfg_interface *c)
 }
 
 int
-ipsec_iface_update(struct dp *dp, uint16_t ifidx, const struct cfg_interface *c)
+ipsec_iface_update(struct dp *dp, uint32_t ifidx, const struct cfg_interface *c)
 {
 	struct ipsec_ctx *ic = dp->ipsec;
 	struct ipsec_iface *f;
@@ -559,7 +675,7 @@ ipsec_iface_update(struct dp *dp, uint16_t ifidx, const struct cfg_interface *c)
 
 /* Make s (or none) the interface's outbound SA. */
 static int
-iface_set_out(struct dp *dp, uint16_t ifidx, struct ipsec_sa *s)
+iface_set_out(struct dp *dp, uint32_t ifidx, struct ipsec_sa *s)
 {
 	struct ipsec_ctx *ic = dp->ipsec;
 	struct ipsec_iface *f;
@@ -576,7 +692,7 @@ iface_set_out(struct dp *dp, uint16_t ifidx, struct ipsec_sa *s)
 }
 
 void
-ipsec_iface_del(struct dp *dp, uint16_t ifidx)
+ipsec_iface_del(struct dp *dp, uint32_t ifidx)
 {
 	struct ipsec_ctx *ic = dp->ipsec;
 	struct ipsec_iface *old = ic->ifp[ifidx];
@@ -584,12 +700,14 @@ ipsec_iface_del(struct dp *dp, uint16_t ifidx)
 
 	if (old == NULL)
 		return;
+	cfg_ix_del(&ic->if_by_name, cfg_name_hash(old->name), ifidx);
 	__atomic_store_n(&ic->ifp[ifidx], NULL, __ATOMIC_RELEASE);
 	dp_sync(dp);
 	rte_free(old);
 	for (w = 0; w < dp->nworkers; w++)
 		memset(&dp->lc[w]->ifcnt[ifidx], 0,
 		       sizeof(dp->lc[w]->ifcnt[ifidx]));
+	slot_put(&ic->if_slots, ifidx);
 	ic->nifs--;
 }
 
@@ -622,7 +740,8 @@ ipsec_sa_create(struct dp *dp, const struct cfg_sa *c, bool mode_cpu,
 {
 	struct ipsec_ctx *ic = dp->ipsec;
 	struct ipsec_sa *s;
-	unsigned int i;
+	int64_t slot;
+	uint32_t i;
 	int ifidx = ipsec_iface_find(ic, c->interface);
 
 	if (ifidx < 0 || !ic->ifp[ifidx]->has_tunnel) {
@@ -631,20 +750,27 @@ ipsec_sa_create(struct dp *dp, const struct cfg_sa *c, bool mode_cpu,
 			   "has no tunnel");
 		return -1;
 	}
-	for (i = 0; i < IPSEC_MAX_SA && ic->sas[i].used; i++)
-		;
-	if (i == IPSEC_MAX_SA) {
-		cfg_errorf(err, &c->pos, "sa %u: no room: at most %u SAs",
-			   c->spi, IPSEC_MAX_SA);
+	slot = slot_take(&ic->sa_slots);
+	if (slot < 0) {
+		cfg_errorf(err, &c->pos, "sa %u: no room: at most %u SAs (ipsecgw --max-sas)",
+			   c->spi, ic->max_sa);
 		return -1;
 	}
+	i = (uint32_t)slot;
 	s = &ic->sas[i];
 	if (sa_create(dp, c, ic->ifp[ifidx], s, mode_cpu, err) != 0) {
 		sa_release(ic, s);
+		slot_put(&ic->sa_slots, i);
 		return -1;
 	}
-	s->idx = (uint16_t)i;
-	s->ifidx = (uint16_t)ifidx;
+	s->idx = i;
+	s->ifidx = (uint32_t)ifidx;
+	if (cfg_ix_add(&ic->sa_by_key, sa_key_hash(s), i) != 0) {
+		cfg_errorf(err, &c->pos, "sa %u: out of memory", c->spi);
+		sa_release(ic, s);
+		slot_put(&ic->sa_slots, i);
+		return -1;
+	}
 	ic->nsas++;
 	*out = s;
 	return 0;
@@ -668,18 +794,22 @@ ipsec_sa_publish(struct dp *dp, struct ipsec_sa *s)
 void
 ipsec_sa_discard(struct dp *dp, struct ipsec_sa *s)
 {
+	uint32_t i = s->idx;
+
+	cfg_ix_del(&dp->ipsec->sa_by_key, sa_key_hash(s), i);
 	sa_release(dp->ipsec, s);
+	slot_put(&dp->ipsec->sa_slots, i);
 	dp->ipsec->nsas--;
 }
 
 /* The newest outbound SA of an interface other than `not`, if any. */
 static struct ipsec_sa *
-iface_other_out(struct ipsec_ctx *ic, uint16_t ifidx, const struct ipsec_sa *not)
+iface_other_out(struct ipsec_ctx *ic, uint32_t ifidx, const struct ipsec_sa *not)
 {
 	struct ipsec_sa *best = NULL;
 	unsigned int i;
 
-	for (i = 0; i < IPSEC_MAX_SA; i++) {
+	for (i = 0; i < ic->sa_slots.hwm; i++) {
 		struct ipsec_sa *s = &ic->sas[i];
 
 		if (!s->used || s == not || !s->outbound || s->ifidx != ifidx ||
@@ -697,8 +827,10 @@ ipsec_sa_delete(struct dp *dp, struct ipsec_sa *s)
 	struct ipsec_ctx *ic = dp->ipsec;
 	struct sad_key k;
 	unsigned int w, tries;
+	uint32_t idx = s->idx;
 	uint64_t n;
 
+	cfg_ix_del(&ic->sa_by_key, sa_key_hash(s), idx);
 	if (s->outbound) {
 		if (ic->ifp[s->ifidx] != NULL && ic->ifp[s->ifidx]->out == s)
 			iface_set_out(dp, s->ifidx,
@@ -726,9 +858,9 @@ ipsec_sa_delete(struct dp *dp, struct ipsec_sa *s)
 		usleep(10);
 	}
 	for (w = 0; w < dp->nworkers; w++)
-		memset(&dp->lc[w]->sacnt[s->idx], 0,
-		       sizeof(dp->lc[w]->sacnt[s->idx]));
+		memset(&dp->lc[w]->sacnt[idx], 0, sizeof(dp->lc[w]->sacnt[idx]));
 	sa_release(ic, s);
+	slot_put(&ic->sa_slots, idx);
 	ic->nsas--;
 }
 
@@ -736,9 +868,11 @@ struct ipsec_sa *
 ipsec_sa_find(const struct ipsec_ctx *ic, uint32_t spi,
 	      const struct cfg_addr *dst)
 {
-	unsigned int i;
+	uint64_t h = cfg_sa_key_hash(spi, dst);
+	size_t i, it;
 
-	for (i = 0; i < IPSEC_MAX_SA; i++) {
+	for (i = cfg_ix_first(&ic->sa_by_key, h, &it); i != CFG_IX_NONE;
+	     i = cfg_ix_next(&ic->sa_by_key, h, &it)) {
 		struct ipsec_sa *s = &ic->sas[i];
 
 		if (s->used && s->spi == spi && cfg_addr_eq(&s->dst, dst))
@@ -755,13 +889,27 @@ ipsec_free(struct dp *dp)
 
 	if (ic == NULL)
 		return;
-	for (i = 0; ic->sas != NULL && i < IPSEC_MAX_SA; i++)
+	for (i = 0; ic->sas != NULL && i < ic->sa_slots.hwm; i++)
 		if (ic->sas[i].used)
 			sa_release(ic, &ic->sas[i]);
-	for (i = 0; i < IPSEC_MAX_IF; i++)
+	for (i = 0; ic->ifp != NULL && i < ic->if_slots.hwm; i++)
 		rte_free(ic->ifp[i]);
+	for (i = 0; i < dp->nworkers; i++) {
+		rte_free(dp->lc[i]->ifcnt);
+		rte_free(dp->lc[i]->sacnt);
+		rte_free(dp->lc[i]->sa_inflight);
+		dp->lc[i]->ifcnt = NULL;
+		dp->lc[i]->sacnt = NULL;
+		dp->lc[i]->sa_inflight = NULL;
+	}
+	cfg_ix_free(&ic->if_by_name);
+	cfg_ix_free(&ic->sa_by_key);
+	free(ic->if_slots.used);
+	free(ic->sa_slots.used);
 	rte_hash_free(ic->sad);
 	rte_free(ic->sas);
+	rte_free(ic->ifp);
+	rte_free(ic->ifstate);
 	crypto_close(dp);
 	rte_free(ic);
 	dp->ipsec = NULL;

@@ -189,7 +189,7 @@ outbound_enqueue(struct dp_lcore *lc, struct burst *b, struct ipsec_sa *s,
  * one, at most once a second per interface.
  */
 static void
-acquire(struct dp_lcore *lc, uint16_t ifidx, struct rte_mbuf *m, int family)
+acquire(struct dp_lcore *lc, uint32_t ifidx, struct rte_mbuf *m, int family)
 {
 	struct ipsec_ifstate *st = &lc->dp->ipsec->ifstate[ifidx];
 	uint64_t now = lc->dp->now, last = st->acquire_last;
@@ -214,7 +214,7 @@ acquire(struct dp_lcore *lc, uint16_t ifidx, struct rte_mbuf *m, int family)
 
 static void
 outbound_group(struct dp_lcore *lc, struct burst *b, struct rte_mbuf **pkts,
-	       uint16_t n, uint16_t ifidx, int family)
+	       uint16_t n, uint32_t ifidx, int family)
 {
 	struct ipsec_ctx *ic = lc->dp->ipsec;
 	const struct ipsec_iface *f = ipsec_iface_get(ic, ifidx);
@@ -307,13 +307,13 @@ static void
 outbound_gather(struct burst *b)
 {
 	struct rte_mbuf *m[DP_BURST];
-	uint32_t key[DP_BURST];
-	uint16_t ifx[DP_BURST];
+	uint64_t key[DP_BURST];
+	uint32_t ifx[DP_BURST];
 	bool taken[DP_BURST];
 	uint16_t i, j, k = 0, n = b->nout;
 
 	for (i = 0; i < n; i++)
-		key[i] = (uint32_t)b->esp_out_if[i] << 1 |
+		key[i] = (uint64_t)b->esp_out_if[i] << 1 |
 			 (pkt_family(b->esp_out[i]) == AF_INET6);
 	for (i = 1; i < n && key[i] == key[0]; i++)
 		;
@@ -343,7 +343,7 @@ ipsec_outbound(struct dp_lcore *lc, struct burst *b)
 
 	outbound_gather(b);
 	while (i < b->nout) {
-		uint16_t ifidx = b->esp_out_if[i];
+		uint32_t ifidx = b->esp_out_if[i];
 		int family = pkt_family(b->esp_out[i]);
 
 		for (j = i + 1; j < b->nout && b->esp_out_if[j] == ifidx &&

@@ -44,6 +44,9 @@ struct options {
 	const char *stats_json;
 	long idle_exit_ms;	/* 0: never */
 	long reachable_s;	/* 0: the default */
+	long max_if;		/* 0: the default */
+	long max_sa;
+	long mbufs;
 	bool check;
 };
 
@@ -54,14 +57,37 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ipsecgw [EAL options] -- [-f FILE] [-S SOCKET] [--idle-exit MS]\n"
-		"                [--stats-json FILE] [--neigh-reachable S] [--check]\n"
+		"                [--stats-json FILE] [--neigh-reachable S]\n"
+		"                [--max-interfaces N] [--max-sas N] [--mbufs N] [--check]\n"
 		"  -f FILE            configuration (default " DEFAULT_CONFIG ")\n"
 		"  -S SOCKET          control socket (default " DEFAULT_SOCKET ")\n"
 		"  --idle-exit MS     exit once no port has received for MS ms\n"
 		"  --stats-json FILE  write every counter to FILE on exit\n"
 		"  --neigh-reachable S  seconds a learned neighbor is trusted\n"
 		"                     before it is probed (default 30)\n"
-		"  --check            validate the configuration and exit\n");
+		"  --max-interfaces N room for N ipsec interfaces (default %u)\n"
+		"  --max-sas N        room for N SAs (default %u)\n"
+		"  --mbufs N          at least N more mbufs in the pool than the\n"
+		"                     ports' rings need (default 0)\n"
+		"  --check            validate the configuration and exit\n",
+		IPSEC_DEFAULT_MAX_IF, IPSEC_DEFAULT_MAX_SA);
+}
+
+/* A count in [min, max] for an option. */
+static int
+count_arg(const char *opt, const char *arg, long min, long max, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || end == arg || *out < min ||
+	    *out > max) {
+		fprintf(stderr, "ipsecgw: %s: '%s' is not a number from %ld to %ld\n",
+			opt, arg, min, max);
+		return -1;
+	}
+	return 0;
 }
 
 /* Parse what follows `--`.  Returns 0, 1 to exit successfully, -1 on error. */
@@ -73,6 +99,9 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "neigh-reachable", required_argument, NULL, 'r' },
+		{ "max-interfaces", required_argument, NULL, 'I' },
+		{ "max-sas", required_argument, NULL, 'A' },
+		{ "mbufs", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -113,6 +142,21 @@ parse_options(int argc, char **argv, struct options *o)
 					optarg);
 				return -1;
 			}
+			break;
+		case 'I':
+			if (count_arg("--max-interfaces", optarg, 1,
+				      IPSEC_LIMIT_MAX, &o->max_if) != 0)
+				return -1;
+			break;
+		case 'A':
+			if (count_arg("--max-sas", optarg, 1, IPSEC_LIMIT_MAX,
+				      &o->max_sa) != 0)
+				return -1;
+			break;
+		case 'M':
+			if (count_arg("--mbufs", optarg, 0, IPSEC_LIMIT_MAX * 4L,
+				      &o->mbufs) != 0)
+				return -1;
 			break;
 		case 'c':
 			o->check = true;
@@ -266,6 +310,9 @@ main(int argc, char **argv)
 		goto out_eal;
 	}
 	gw.now = (uint64_t)time(NULL);
+	gw.max_if = (uint32_t)opt.max_if;
+	gw.max_sa = (uint32_t)opt.max_sa;
+	gw.nb_mbufs = (uint32_t)opt.mbufs;
 	if (dp_setup(&gw, &cfg, &err) != 0 || dp_rcu_setup(&gw) != 0 ||
 	    (ctl = ctl_create(&gw, &cfg, opt.config)) == NULL ||
 	    cfg_copy(&next, &cfg) != 0 || ctl_load(ctl, &next, &err) != 0) {

@@ -64,6 +64,9 @@ pool_size_for(const struct dp *dp)
 	/* per worker: one rx burst and a tx buffer per port, plus caches */
 	need += dp->nworkers * (DP_BURST * (dp->nports + 1) + POOL_CACHE);
 	need += POOL_CACHE;	/* the main lcore's cache */
+	/* --mbufs: more, for what holds mbufs for long (net_pcap's
+	 * infinite_rx keeps its whole pcap in the pool) */
+	need += dp->nb_mbufs;
 	while (size < need)
 		size = size * 2 + 1;
 	return size;

@@ -10,6 +10,7 @@
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
 
+#include "control/index.h"
 #include "dataplane/route.h"
 
 /*
@@ -35,6 +36,11 @@ struct fib {
 	uint64_t *nh_token;	/* grace period an unused entry waits for */
 	uint32_t max_nh;
 	uint32_t used_nh;
+	/* the control thread's: entries in use by what they are (one per
+	 * ipsec interface routed into: 100 000 of them are not scanned for
+	 * each route), and no unused entry below nh_hint */
+	struct cfg_ix nh_ix;
+	uint32_t nh_hint;
 	/*
 	 * rte_lpm and rte_lpm6 take depths from 1: the default routes live
 	 * here, as next hop indexes (0: none), and answer every miss.
@@ -54,6 +60,7 @@ fib_create(const char *name, uint32_t max_v4, uint32_t max_v6,
 	if (fib == NULL)
 		return NULL;
 	fib->max_nh = max_nexthops;
+	fib->nh_hint = 1;
 	fib->nh = rte_calloc_socket("fib_nh", max_nexthops,
 				    sizeof(*fib->nh), 0, socket);
 	fib->nh_token = rte_calloc_socket("fib_nh_token", max_nexthops,
@@ -101,6 +108,7 @@ fib_free(struct fib *fib)
 	rte_lpm6_free(fib->lpm6[1]);
 	rte_free(fib->nh);
 	rte_free(fib->nh_token);
+	cfg_ix_free(&fib->nh_ix);
 	rte_free(fib);
 }
 
@@ -135,28 +143,54 @@ nh_same(const struct nexthop *a, const struct nexthop *b)
 	       memcmp(a->via, b->via, a->family == AF_INET ? 4 : 16) == 0;
 }
 
+/* What nh_same compares. */
+static uint64_t
+nh_hash(const struct nexthop *nh)
+{
+	uint8_t k[24] = { nh->type };
+	size_t len = 1;
+
+	if (nh->type != NH_LOCAL) {
+		memcpy(k + 1, &nh->port, sizeof(nh->port));
+		len += sizeof(nh->port);
+	}
+	if (nh->type == NH_VIA) {
+		k[len++] = nh->family;
+		memcpy(k + len, nh->via, nh->family == AF_INET ? 4 : 16);
+		len += nh->family == AF_INET ? 4 : 16;
+	}
+	return cfg_ix_hash(k, len, 0);
+}
+
 /* Index of an entry equal to nh, taking a reference; 0 when full. */
 static uint32_t
 nh_get(struct fib *fib, const struct nexthop *nh)
 {
+	uint64_t h = nh_hash(nh);
 	uint32_t i, free_slot = 0;
+	size_t e, it;
 
-	for (i = 1; i < fib->max_nh; i++) {
-		if (fib->nh[i].refs == 0) {
-			/* a worker may still hold an entry just let go */
-			if (free_slot == 0 && (fib->nh_token[i] == 0 ||
-			    fib->qsbr == NULL || rte_rcu_qsbr_check(fib->qsbr,
-					fib->nh_token[i], false) == 1))
-				free_slot = i;
-			continue;
+	for (e = cfg_ix_first(&fib->nh_ix, h, &it); e != CFG_IX_NONE;
+	     e = cfg_ix_next(&fib->nh_ix, h, &it))
+		if (fib->nh[e].refs != 0 && nh_same(&fib->nh[e], nh)) {
+			fib->nh[e].refs++;
+			return (uint32_t)e;
 		}
-		if (nh_same(&fib->nh[i], nh)) {
-			fib->nh[i].refs++;
-			return i;
+	for (i = fib->nh_hint; i < fib->max_nh; i++) {
+		if (fib->nh[i].refs != 0)
+			continue;
+		/* a worker may still hold an entry just let go */
+		if (fib->nh_token[i] == 0 || fib->qsbr == NULL ||
+		    rte_rcu_qsbr_check(fib->qsbr, fib->nh_token[i], false) == 1) {
+			free_slot = i;
+			break;
 		}
 	}
-	if (free_slot == 0)
+	if (free_slot == 0 || cfg_ix_add(&fib->nh_ix, h, free_slot) != 0)
 		return 0;
+	/* slots below the one taken are in use or wait for a grace period */
+	if (free_slot == fib->nh_hint)
+		fib->nh_hint = free_slot + 1;
 	fib->nh[free_slot] = *nh;
 	fib->nh[free_slot].refs = 1;
 	fib->used_nh++;
@@ -170,6 +204,9 @@ nh_put(struct fib *fib, uint32_t i)
 		return;
 	if (--fib->nh[i].refs == 0) {
 		fib->used_nh--;
+		cfg_ix_del(&fib->nh_ix, nh_hash(&fib->nh[i]), i);
+		if (i < fib->nh_hint)
+			fib->nh_hint = i;
 		if (fib->qsbr != NULL)
 			fib->nh_token[i] = rte_rcu_qsbr_start(fib->qsbr);
 	}

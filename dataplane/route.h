@@ -26,7 +26,7 @@ enum nh_type {
 struct nexthop {
 	uint8_t type;		/* enum nh_type */
 	uint8_t family;		/* of `via` */
-	uint16_t port;		/* ethdev port (CONNECTED, VIA); interface (IFACE) */
+	uint32_t port;		/* ethdev port (CONNECTED, VIA); interface (IFACE) */
 	uint8_t via[16];	/* gateway address (VIA) */
 	uint32_t refs;		/* routes using this entry; 0 = free */
 };

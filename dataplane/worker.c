@@ -498,7 +498,7 @@ route_burst(struct dp_lcore *lc, struct burst *b, struct dp_counters *cin)
 /* Sort one packet into the burst's IPv4 or IPv6 array, or drop it. */
 static inline void
 burst_add(struct burst *b, struct dp_counters *c, const struct dp_port *in,
-	  struct rte_mbuf *m, uint16_t ifidx)
+	  struct rte_mbuf *m, uint32_t ifidx)
 {
 	struct rte_ether_hdr *eth;
 	int r = classify(in, m);
@@ -527,7 +527,7 @@ burst_add(struct burst *b, struct dp_counters *c, const struct dp_port *in,
 
 void
 worker_route_decapped(struct dp_lcore *lc, struct burst *b,
-		      struct rte_mbuf *m, uint16_t ifidx)
+		      struct rte_mbuf *m, uint32_t ifidx)
 {
 	burst_add(b, &lc->ifcnt[ifidx], NULL, m, ifidx);
 }
@@ -564,7 +564,7 @@ punt_flush(struct dp_lcore *lc, struct burst *b)
  */
 static void
 frag4(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
-      struct rte_mbuf *m, const struct nexthop *nh, uint16_t ifidx,
+      struct rte_mbuf *m, const struct nexthop *nh, uint32_t ifidx,
       const void *dst, uint16_t mtu)
 {
 	struct rte_mbuf *fr[DP_BURST];
@@ -623,7 +623,7 @@ frag4(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
 
 void
 worker_too_big(struct dp_lcore *lc, struct burst *b, struct dp_counters *c,
-	       struct rte_mbuf *m, const struct nexthop *nh, uint16_t ifidx,
+	       struct rte_mbuf *m, const struct nexthop *nh, uint32_t ifidx,
 	       int family, const void *dst, uint16_t mtu)
 {
 	if (family == AF_INET) {

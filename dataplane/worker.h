@@ -18,8 +18,8 @@ struct burst {
 	struct rte_mbuf *v6[DP_BURST];
 	uint8_t dst6[DP_BURST][16];
 	/* with `decapped`: the interface each packet came out of */
-	uint16_t if4[DP_BURST];
-	uint16_t if6[DP_BURST];
+	uint32_t if4[DP_BURST];
+	uint32_t if6[DP_BURST];
 	const struct nexthop *nh[DP_BURST];
 	struct rte_mbuf *dead[DP_BURST];
 	/* ESP for a local tunnel address: l3 header length incl. NAT-T UDP */
@@ -27,7 +27,7 @@ struct burst {
 	uint8_t esp_in_hlen[DP_BURST];
 	/* routed into an ipsec interface */
 	struct rte_mbuf *esp_out[DP_BURST];
-	uint16_t esp_out_if[DP_BURST];
+	uint32_t esp_out_if[DP_BURST];
 	/* for the control thread (ipsec_meta(m)->punt says why), with the
 	 * counters to charge if its queue is full */
 	struct rte_mbuf *punt[DP_BURST];
@@ -95,7 +95,7 @@ burst_icmp(struct burst *b, struct dp_counters *c, struct rte_mbuf *m,
  * ipsec interface ifidx. */
 void worker_too_big(struct dp_lcore *lc, struct burst *b,
 		    struct dp_counters *c, struct rte_mbuf *m,
-		    const struct nexthop *nh, uint16_t ifidx, int family,
+		    const struct nexthop *nh, uint32_t ifidx, int family,
 		    const void *dst, uint16_t mtu);
 void worker_tx_enqueue(struct dp_lcore *lc, uint16_t port, struct rte_mbuf *m);
 /* Route and send one packet that starts with an Ethernet header whose
@@ -114,7 +114,7 @@ void worker_send_l3_bulk(struct dp_lcore *lc, struct burst *b,
 /* Queue a decapsulated packet (Ethernet header in front) for routing as
  * received on interface ifidx. */
 void worker_route_decapped(struct dp_lcore *lc, struct burst *b,
-			   struct rte_mbuf *m, uint16_t ifidx);
+			   struct rte_mbuf *m, uint32_t ifidx);
 
 /* Finish everything this worker has on the crypto device. */
 void worker_crypto_drain(struct dp_lcore *lc);
