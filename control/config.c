@@ -1878,6 +1878,27 @@ static size_t *route_dups(const struct cfg *cfg, const struct cfg_marks *m)
 	return first;
 }
 
+int cfg_route_check(const struct cfg *cfg, const struct cfg_route *r,
+		    size_t idx, struct cfg_err *err)
+{
+	unsigned int before = err->count;
+	char where[32];
+	bool is_port, is_if;
+
+	snprintf(where, sizeof(where), "routes[%zu]", idx);
+	is_port = cfg_port_find(cfg, r->dev) != NULL;
+	is_if = cfg_interface_find(cfg, r->dev) != NULL;
+	if (!is_port && !is_if)
+		cfg_verr(err, &r->pos, where,
+			 "dev '%s' is neither a port nor an interface",
+			 r->dev);
+	else if (is_if && r->has_via)
+		cfg_verr(err, &r->pos, where,
+			 "via is only for routes through a port; %s is an ipsec interface",
+			 r->dev);
+	return err->count == before ? 0 : -1;
+}
+
 static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 				const struct cfg_marks *m)
 {
@@ -1892,21 +1913,11 @@ static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 	}
 	for (i = 0; i < cfg->nroutes; i++) {
 		const struct cfg_route *r = &cfg->routes[i];
-		bool is_port, is_if;
 
 		if (CFG_BAD(m, bad_route, i))
 			continue;
 		snprintf(where, sizeof(where), "routes[%zu]", i);
-		is_port = cfg_port_find(cfg, r->dev) != NULL;
-		is_if = cfg_interface_find(cfg, r->dev) != NULL;
-		if (!is_port && !is_if)
-			cfg_verr(err, &r->pos, where,
-				 "dev '%s' is neither a port nor an interface",
-				 r->dev);
-		else if (is_if && r->has_via)
-			cfg_verr(err, &r->pos, where,
-				 "via is only for routes through a port; %s is an ipsec interface",
-				 r->dev);
+		cfg_route_check(cfg, r, i, err);
 		j = dup[i];
 		if (j != SIZE_MAX)
 			cfg_verr(err, &r->pos, where,

@@ -49,6 +49,16 @@ struct ctl {
 	size_t nresv;
 	uint64_t last_tick;
 	uint64_t events_lost;
+	/*
+	 * The running routes by prefix, for route-add and route-del: slots
+	 * hold an index into run.routes plus one (0: empty).  Built when a
+	 * route request first needs it after a commit (which replaces
+	 * run.routes), then kept up to date by those requests.
+	 */
+	uint32_t *ri;
+	uint32_t ri_mask;
+	bool ri_stale;
+	size_t routes_cap;		/* of run.routes, while the index holds */
 };
 
 /* A route as the FIB holds it, with where it came from. */
@@ -242,20 +252,30 @@ prefix_mask(struct cfg_prefix *p)
 }
 
 static int
+plan_reserve(struct plan *pl, size_t cap)
+{
+	struct rt *r;
+
+	if (cap <= pl->cap)
+		return 0;
+	r = realloc(pl->r, cap * sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	pl->r = r;
+	pl->cap = cap;
+	return 0;
+}
+
+static int
 plan_add(struct plan *pl, const struct cfg_prefix *p, const struct nexthop *nh,
 	 enum rt_type type, const char *dev)
 {
 	struct rt *r;
+	size_t len;
 
-	if (pl->n == pl->cap) {
-		size_t cap = pl->cap ? pl->cap * 2 : 64;
-
-		r = realloc(pl->r, cap * sizeof(*r));
-		if (r == NULL)
-			return -ENOMEM;
-		pl->r = r;
-		pl->cap = cap;
-	}
+	if (pl->n == pl->cap &&
+	    plan_reserve(pl, pl->cap ? pl->cap * 2 : 64) != 0)
+		return -ENOMEM;
 	r = &pl->r[pl->n];
 	memset(r, 0, sizeof(*r));
 	r->p = *p;
@@ -263,7 +283,31 @@ plan_add(struct plan *pl, const struct cfg_prefix *p, const struct nexthop *nh,
 	r->nh = *nh;
 	r->type = (uint8_t)type;
 	r->seq = (uint32_t)pl->n++;
-	snprintf(r->dev, sizeof(r->dev), "%s", dev);
+	len = strnlen(dev, sizeof(r->dev) - 1);
+	memcpy(r->dev, dev, len);
+	return 0;
+}
+
+/* The next hop of a configured route whose dev is port p or interface
+ * ifidx (-1: none); -1 when it names neither. */
+static int
+route_nexthop(const struct cfg_route *rt, const struct dp_port *p, int ifidx,
+	      struct nexthop *nh)
+{
+	memset(nh, 0, sizeof(*nh));
+	if (ifidx >= 0) {
+		nh->type = NH_IFACE;
+		nh->port = (uint16_t)ifidx;
+	} else if (p != NULL) {
+		nh->port = p->port_id;
+		nh->type = rt->has_via ? NH_VIA : NH_CONNECTED;
+		if (rt->has_via) {
+			nh->family = (uint8_t)rt->via.family;
+			memcpy(nh->via, rt->via.a, sizeof(nh->via));
+		}
+	} else {
+		return -1;
+	}
 	return 0;
 }
 
@@ -289,21 +333,29 @@ prefix_eq(const struct cfg_prefix *a, const struct cfg_prefix *b)
 	return a->len == b->len && cfg_addr_eq(&a->addr, &b->addr);
 }
 
-/* Connected prefixes, then configured routes, interface peers, and own
- * addresses last (nothing overrides those); one route per prefix. */
+/*
+ * Connected prefixes, interface peers, configured routes, and own
+ * addresses last (nothing overrides those); one route per prefix, the
+ * later kind winning: a configured route for an interface's peer replaces
+ * the peer route.
+ */
 static int
 plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 {
 	struct nexthop nh;
 	struct cfg_prefix host;
-	size_t i, r, k;
+	const char *last_dev = NULL;
+	const struct dp_port *p = NULL;
+	int ifidx = -1;
+	size_t i, k;
 	unsigned int j;
 	int rc = 0;
 
 	memset(pl, 0, sizeof(*pl));
+	if (plan_reserve(pl, cfg->nroutes + 64) != 0)
+		return -ENOMEM;
 	for (i = 0; i < cfg->nports; i++) {
-		const struct dp_port *p = dp_port_named(dp, cfg->ports[i].name);
-
+		p = dp_port_named(dp, cfg->ports[i].name);
 		for (j = 0; p != NULL && j < cfg->ports[i].naddrs; j++) {
 			memset(&nh, 0, sizeof(nh));
 			nh.type = NH_CONNECTED;
@@ -312,45 +364,32 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 				       RT_CONNECTED, p->name);
 		}
 	}
-	for (i = 0; i < cfg->nroutes; i++) {
-		const struct cfg_route *rt = &cfg->routes[i];
-		const struct dp_port *p = dp_port_named(dp, rt->dev);
-		int ifidx = ipsec_iface_find(dp->ipsec, rt->dev);
-
-		memset(&nh, 0, sizeof(nh));
-		if (ifidx >= 0) {
-			nh.type = NH_IFACE;
-			nh.port = (uint16_t)ifidx;
-		} else if (p != NULL) {
-			nh.port = p->port_id;
-			nh.type = rt->has_via ? NH_VIA : NH_CONNECTED;
-			if (rt->has_via) {
-				nh.family = (uint8_t)rt->via.family;
-				memcpy(nh.via, rt->via.a, sizeof(nh.via));
-			}
-		} else {
-			continue;
-		}
-		rc |= plan_add(pl, &rt->prefix, &nh, RT_STATIC, rt->dev);
-	}
 	/* an interface's peer is reached through it (ifconfig's "inet ADDR
-	 * PEER"), unless a configured route says otherwise */
+	 * PEER") */
 	for (i = 0; i < cfg->ninterfaces; i++) {
 		const struct cfg_interface *ci = &cfg->interfaces[i];
-		bool listed = false;
 
 		if (!ci->has_peer)
 			continue;
 		host.addr = ci->peer;
 		host.len = ci->peer.family == AF_INET ? 32 : 128;
-		for (r = 0; r < cfg->nroutes && !listed; r++)
-			listed = prefix_eq(&cfg->routes[r].prefix, &host);
-		if (listed)
-			continue;
 		memset(&nh, 0, sizeof(nh));
 		nh.type = NH_IFACE;
 		nh.port = (uint16_t)ipsec_iface_find(dp->ipsec, ci->name);
 		rc |= plan_add(pl, &host, &nh, RT_PEER, ci->name);
+	}
+	for (i = 0; i < cfg->nroutes; i++) {
+		const struct cfg_route *rt = &cfg->routes[i];
+
+		/* a million routes name a handful of devices, mostly in runs */
+		if (last_dev == NULL || strcmp(last_dev, rt->dev) != 0) {
+			p = dp_port_named(dp, rt->dev);
+			ifidx = ipsec_iface_find(dp->ipsec, rt->dev);
+			last_dev = rt->dev;
+		}
+		if (route_nexthop(rt, p, ifidx, &nh) != 0)
+			continue;
+		rc |= plan_add(pl, &rt->prefix, &nh, RT_STATIC, rt->dev);
 	}
 	memset(&nh, 0, sizeof(nh));
 	nh.type = NH_LOCAL;
@@ -717,6 +756,7 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 	free(failed);
 	cfg_free(&c->run);
 	c->run = *next;
+	c->ri_stale = true;
 	memset(next, 0, sizeof(*next));
 	/* routes to tunnel remotes and outbound SAs may have changed */
 	ipsec_iface_mtu_refresh(dp);
@@ -792,6 +832,7 @@ ctl_free(struct ctl *c)
 	if (c == NULL)
 		return;
 	cfg_free(&c->run);
+	free(c->ri);
 	free(c->file);
 	free(c->resv);
 	free(c);
@@ -1527,14 +1568,173 @@ route_resolve_dev(struct req *r, struct cfg_route *rt)
 	return -1;
 }
 
+/* ---------------------------------------------------------------------- */
+/*
+ * route-add and route-del: a direct path.  Going through ctl_commit would
+ * copy and validate the whole running configuration and diff the FIB's
+ * plans, O(n log n) in the number of routes for each request; with a
+ * million routes that is seconds per route.  A route depends on nothing
+ * but its dev, so the one route is checked against the running state with
+ * the loader's own checks and messages (cfg_route_check, the index for
+ * duplicates), the FIB is changed for that prefix as plan_build would
+ * have it, and the running configuration is updated in place.  Replies
+ * and errors are those of the commit path.
+ */
+
+static uint32_t
+ri_hash(const struct cfg_prefix *p)
+{
+	uint64_t w[2] = { 0, 0 }, h;
+
+	memcpy(w, p->addr.a, p->addr.family == AF_INET ? 4 : 16);
+	h = (w[0] * 0xff51afd7ed558ccdull) ^ (w[1] * 0xc4ceb9fe1a85ec53ull) ^
+	    ((uint64_t)p->len << 8) ^ (uint64_t)p->addr.family;
+	h *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 32);
+}
+
+/* The slot of prefix p in the index, or the empty slot where it goes. */
+static uint32_t *
+ri_slot(struct ctl *c, const struct cfg_prefix *p)
+{
+	uint32_t i = ri_hash(p) & c->ri_mask;
+
+	while (c->ri[i] != 0 && !prefix_eq(&c->run.routes[c->ri[i] - 1].prefix, p))
+		i = (i + 1) & c->ri_mask;
+	return &c->ri[i];
+}
+
+/* (Re)build the index for run.routes, with room for `more`. */
+static int
+ri_build(struct ctl *c, size_t more)
+{
+	size_t need = (c->run.nroutes + more) * 2 + 64, slots = 64, i;
+	uint32_t *ri;
+
+	if (c->run.nroutes + more >= UINT32_MAX / 4)
+		return -1;
+	while (slots < need)
+		slots *= 2;
+	ri = calloc(slots, sizeof(*ri));
+	if (ri == NULL)
+		return -1;
+	free(c->ri);
+	c->ri = ri;
+	c->ri_mask = (uint32_t)(slots - 1);
+	for (i = 0; i < c->run.nroutes; i++)
+		*ri_slot(c, &c->run.routes[i].prefix) = (uint32_t)i + 1;
+	if (c->ri_stale)
+		c->routes_cap = c->run.nroutes;
+	c->ri_stale = false;
+	return 0;
+}
+
+static int
+ri_ready(struct ctl *c)
+{
+	if (c->ri_stale || c->ri == NULL)
+		return ri_build(c, 1);
+	/* at most half full */
+	if ((c->run.nroutes + 1) * 2 > (size_t)c->ri_mask + 1)
+		return ri_build(c, c->run.nroutes + 1);
+	return 0;
+}
+
+/* Remove the slot of route index i (backward shift). */
+static void
+ri_remove(struct ctl *c, uint32_t *slot)
+{
+	uint32_t i = (uint32_t)(slot - c->ri), j = i, home;
+
+	for (;;) {
+		c->ri[i] = 0;
+		for (;;) {
+			j = (j + 1) & c->ri_mask;
+			if (c->ri[j] == 0)
+				return;
+			home = ri_hash(&c->run.routes[c->ri[j] - 1].prefix) &
+			       c->ri_mask;
+			if (i <= j ? (home <= i || home > j) :
+				     (home <= i && home > j))
+				break;
+		}
+		c->ri[i] = c->ri[j];
+		i = j;
+	}
+}
+
+/*
+ * What the FIB holds for prefix p (host bits clear) from anything but a
+ * configured route, in plan_build's order of precedence: an own address
+ * (*local: nothing overrides it), else an interface's peer, else a
+ * connected prefix.  false when none of them has p.
+ */
+static bool
+route_implicit(const struct ctl *c, const struct cfg_prefix *p,
+	       struct nexthop *nh, bool *local)
+{
+	const struct cfg *run = &c->run;
+	unsigned int host = p->addr.family == AF_INET ? 32 : 128, j;
+	bool found = false;
+	size_t i;
+
+	*local = false;
+	if (p->len == host) {
+		for (i = 0; i < run->nports; i++)
+			for (j = 0; j < run->ports[i].naddrs; j++)
+				*local |= cfg_addr_eq(&run->ports[i].addrs[j].addr,
+						      &p->addr);
+		for (i = 0; i < run->ninterfaces; i++)
+			for (j = 0; j < run->interfaces[i].naddrs; j++)
+				*local |= cfg_addr_eq(&run->interfaces[i].addrs[j].addr,
+						      &p->addr);
+		if (*local)
+			return true;
+		/* the last interface with that peer, as plan_build keeps */
+		for (i = run->ninterfaces; i-- > 0 && !found;) {
+			const struct cfg_interface *f = &run->interfaces[i];
+
+			if (f->has_peer && cfg_addr_eq(&f->peer, &p->addr)) {
+				memset(nh, 0, sizeof(*nh));
+				nh->type = NH_IFACE;
+				nh->port = (uint16_t)ipsec_iface_find(c->dp->ipsec,
+								      f->name);
+				found = true;
+			}
+		}
+		if (found)
+			return true;
+	}
+	for (i = run->nports; i-- > 0;) {
+		const struct dp_port *dp_p = dp_port_named(c->dp,
+							   run->ports[i].name);
+
+		for (j = run->ports[i].naddrs; dp_p != NULL && j-- > 0;) {
+			struct cfg_prefix q = run->ports[i].addrs[j];
+
+			prefix_mask(&q);
+			if (prefix_eq(&q, p)) {
+				memset(nh, 0, sizeof(*nh));
+				nh->type = NH_CONNECTED;
+				nh->port = dp_p->port_id;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 static int
 op_route_add(struct req *r)
 {
-	struct cfg_route rt;
-	struct cfg next;
+	struct ctl *c = r->c;
+	struct cfg_route rt, *a;
+	struct nexthop nh, inh;
 	char b[INET6_ADDRSTRLEN];
 	bool no_dev = req_get(r, "dev") == NULL && req_get(r, "via") != NULL;
-	size_t i;
+	bool local = false;
+	uint32_t *slot;
+	int rc = 0;
 
 	r->ctx.ignore = req_ignore;
 	if (no_dev) {
@@ -1557,32 +1757,64 @@ op_route_add(struct req *r)
 	if (cfg_parse_route_entry(&r->ctx, r->root, &rt) != 0 ||
 	    (no_dev && route_resolve_dev(r, &rt) != 0))
 		return -1;
-	for (i = 0; i < r->c->run.nroutes; i++)
-		if (prefix_eq(&r->c->run.routes[i].prefix, &rt.prefix)) {
-			req_fail(r, "%s/%u is already routed (route-del it first)",
-				 cfg_addr_str(&rt.prefix.addr, b, sizeof(b)),
-				 rt.prefix.len);
-			return -1;
-		}
-	if (req_copy(r, &next) != 0)
-		return -1;
-	if (APPEND(next.routes, next.nroutes, rt) != 0) {
-		cfg_free(&next);
+	if (ri_ready(c) != 0) {
 		req_fail(r, "out of memory");
 		return -1;
 	}
-	return req_commit(r, &next, NULL);
+	slot = ri_slot(c, &rt.prefix);
+	if (*slot != 0) {
+		req_fail(r, "%s/%u is already routed (route-del it first)",
+			 cfg_addr_str(&rt.prefix.addr, b, sizeof(b)),
+			 rt.prefix.len);
+		return -1;
+	}
+	if (cfg_route_check(&c->run, &rt, c->run.nroutes, r->err) != 0 ||
+	    route_nexthop(&rt, dp_port_named(c->dp, rt.dev),
+			  ipsec_iface_find(c->dp->ipsec, rt.dev), &nh) != 0)
+		return -1;
+	if (c->run.nroutes == c->routes_cap) {
+		size_t cap = c->routes_cap ? c->routes_cap * 2 : 16;
+
+		a = realloc(c->run.routes, cap * sizeof(*a));
+		if (a == NULL) {
+			req_fail(r, "out of memory");
+			return -1;
+		}
+		c->run.routes = a;
+		c->routes_cap = cap;
+	}
+	/* a configured route replaces a connected or peer one, never an own
+	 * address */
+	route_implicit(c, &rt.prefix, &inh, &local);
+	if (!local) {
+		rc = fib_add(c->dp->fib, &rt.prefix, &nh);
+		if (rc != 0) {
+			req_fail(r, "route %s/%u: cannot add: %s",
+				 cfg_addr_str(&rt.prefix.addr, b, sizeof(b)),
+				 rt.prefix.len, strerror(-rc));
+			return -1;
+		}
+	}
+	c->run.routes[c->run.nroutes] = rt;
+	*slot = (uint32_t)++c->run.nroutes;
+	/* the route to a tunnel's remote may have changed */
+	ipsec_iface_mtu_refresh(c->dp);
+	return 0;
 }
 
 static int
 op_route_del(struct req *r)
 {
 	static const char *const keys[] = { "op", "prefix", "dev", "via", NULL };
+	struct ctl *c = r->c;
 	yaml_node_t *v[5] = { NULL };
 	struct cfg_prefix p;
-	struct cfg next;
+	struct nexthop inh;
+	char b[INET6_ADDRSTRLEN];
+	bool local = false;
 	const char *s;
-	size_t i, k;
+	uint32_t *slot, i, last;
+	int rc;
 
 	if (cfg_parse_fields(&r->ctx, r->root, keys, v, NULL) != 0)
 		return -1;
@@ -1603,19 +1835,39 @@ op_route_del(struct req *r)
 		p.addr = a;
 		p.len = a.family == AF_INET ? 32 : 128;
 	}
-	if (req_copy(r, &next) != 0)
+	if (ri_ready(c) != 0) {
+		req_fail(r, "out of memory");
 		return -1;
-	for (i = 0, k = 0; i < next.nroutes; i++)
-		if (!prefix_eq(&next.routes[i].prefix, &p))
-			next.routes[k++] = next.routes[i];
-	if (k == next.nroutes) {
-		cfg_free(&next);
+	}
+	slot = ri_slot(c, &p);
+	if (*slot == 0) {
 		req_fail(r, "no configured route for %s (connected, peer and local routes follow their ports and interfaces)",
 			 s);
 		return -1;
 	}
-	next.nroutes = k;
-	return req_commit(r, &next, NULL);
+	/* back to what the prefix has without the route */
+	prefix_mask(&p);
+	if (!route_implicit(c, &p, &inh, &local))
+		rc = fib_del(c->dp->fib, &p);
+	else
+		rc = local ? 0 : fib_add(c->dp->fib, &p, &inh);
+	if (rc != 0 && rc != -ENOENT) {
+		req_fail(r, "route %s/%u: cannot delete: %s",
+			 cfg_addr_str(&p.addr, b, sizeof(b)), p.len,
+			 strerror(-rc));
+		return -1;
+	}
+	/* the last route takes the freed place */
+	i = *slot - 1;
+	last = (uint32_t)c->run.nroutes - 1;
+	ri_remove(c, slot);
+	if (i != last) {
+		*ri_slot(c, &c->run.routes[last].prefix) = i + 1;
+		c->run.routes[i] = c->run.routes[last];
+	}
+	c->run.nroutes--;
+	ipsec_iface_mtu_refresh(c->dp);
+	return 0;
 }
 
 static int
