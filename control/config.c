@@ -1878,16 +1878,14 @@ static size_t *route_dups(const struct cfg *cfg, const struct cfg_marks *m)
 	return first;
 }
 
-int cfg_route_check(const struct cfg *cfg, const struct cfg_route *r,
-		    size_t idx, struct cfg_err *err)
+/* cfg_route_check with its dev looked up already. */
+static int cfg_route_check_dev(const struct cfg_route *r, size_t idx,
+			       bool is_port, bool is_if, struct cfg_err *err)
 {
 	unsigned int before = err->count;
 	char where[32];
-	bool is_port, is_if;
 
 	snprintf(where, sizeof(where), "routes[%zu]", idx);
-	is_port = cfg_port_find(cfg, r->dev) != NULL;
-	is_if = cfg_interface_find(cfg, r->dev) != NULL;
 	if (!is_port && !is_if)
 		cfg_verr(err, &r->pos, where,
 			 "dev '%s' is neither a port nor an interface",
@@ -1899,11 +1897,21 @@ int cfg_route_check(const struct cfg *cfg, const struct cfg_route *r,
 	return err->count == before ? 0 : -1;
 }
 
+int cfg_route_check(const struct cfg *cfg, const struct cfg_route *r,
+		    size_t idx, struct cfg_err *err)
+{
+	return cfg_route_check_dev(r, idx, cfg_port_find(cfg, r->dev) != NULL,
+				   cfg_interface_find(cfg, r->dev) != NULL,
+				   err);
+}
+
 static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 				const struct cfg_marks *m)
 {
 	char where[32], buf[INET6_ADDRSTRLEN];
 	size_t *dup = route_dups(cfg, m);
+	const char *last = NULL;
+	bool is_port = false, is_if = false;
 	size_t i, j;
 
 	if (dup == NULL && cfg->nroutes != 0) {
@@ -1916,14 +1924,22 @@ static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 
 		if (CFG_BAD(m, bad_route, i))
 			continue;
-		snprintf(where, sizeof(where), "routes[%zu]", i);
-		cfg_route_check(cfg, r, i, err);
+		/* a million routes name a handful of devices, mostly in runs:
+		 * look a name up once per run, not once per route */
+		if (last == NULL || strcmp(last, r->dev) != 0) {
+			is_port = cfg_port_find(cfg, r->dev) != NULL;
+			is_if = cfg_interface_find(cfg, r->dev) != NULL;
+			last = r->dev;
+		}
+		cfg_route_check_dev(r, i, is_port, is_if, err);
 		j = dup[i];
-		if (j != SIZE_MAX)
-			cfg_verr(err, &r->pos, where,
-				 "%s/%u is already routed by routes[%zu]",
-				 cfg_addr_str(&r->prefix.addr, buf, sizeof(buf)),
-				 r->prefix.len, j);
+		if (j == SIZE_MAX)
+			continue;
+		snprintf(where, sizeof(where), "routes[%zu]", i);
+		cfg_verr(err, &r->pos, where,
+			 "%s/%u is already routed by routes[%zu]",
+			 cfg_addr_str(&r->prefix.addr, buf, sizeof(buf)),
+			 r->prefix.len, j);
 	}
 	free(dup);
 }
