@@ -695,11 +695,12 @@ static int cfg_parse_prefix(struct cfg_ctx *ctx, yaml_node_t *node,
 		return -1;
 	memset(&p, 0, sizeof(p));
 	r = cfg_prefix_parse_why(s, &p);
-	cfg_show(s, show, sizeof(show));
-	switch (r) {
-	case 0:
+	if (r == 0) {
 		*out = p;
 		return 0;
+	}
+	cfg_show(s, show, sizeof(show));
+	switch (r) {
 	case -1:
 		cfg_perr(ctx, node, "%s: expected ADDRESS/LENGTH, got '%s'",
 			 field, show);
@@ -2231,6 +2232,27 @@ int cfg_yaml_load(const char *name, const char *text, size_t len,
 /* ---------------------------------------------------------------------- */
 /* Whole file */
 
+/* "section[idx]", by hand: it is made for every entry of a million. */
+static void cfg_set_where_idx(struct cfg_ctx *ctx, const char *section,
+			      size_t idx)
+{
+	char num[24];
+	size_t n = 0, len = strlen(section);
+
+	do {
+		num[n++] = (char)('0' + idx % 10);
+		idx /= 10;
+	} while (idx != 0);
+	if (len + n + 3 > sizeof(ctx->where))
+		len = sizeof(ctx->where) - n - 3;
+	memcpy(ctx->where, section, len);
+	ctx->where[len++] = '[';
+	while (n > 0)
+		ctx->where[len++] = num[--n];
+	ctx->where[len++] = ']';
+	ctx->where[len] = '\0';
+}
+
 static void cfg_set_where(struct cfg_ctx *ctx, const char *section,
 			  yaml_node_t *name, size_t idx)
 {
@@ -2241,8 +2263,7 @@ static void cfg_set_where(struct cfg_ctx *ctx, const char *section,
 			 cfg_show((const char *)name->data.scalar.value, show,
 				  sizeof(show)));
 	else
-		snprintf(ctx->where, sizeof(ctx->where), "%s[%zu]", section,
-			 idx);
+		cfg_set_where_idx(ctx, section, idx);
 }
 
 /* Items of a sequence section; NULL count 0 for a null section. */
