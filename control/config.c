@@ -35,6 +35,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1829,20 +1830,26 @@ static void cfg_validate_neighbors(struct cfg *cfg, struct cfg_err *err,
 	}
 }
 
-/* Routes by prefix, then by position: duplicates are neighbours. */
+/* Routes by prefix (family, address as a big-endian number, length),
+ * then by position: duplicates are neighbours, and a table given in
+ * address order is sorted already. */
 static int route_ix_cmp(const void *pa, const void *pb)
 {
 	const struct cfg_route *const *a = pa, *const *b = pb;
 	const struct cfg_prefix *x = &(*a)->prefix, *y = &(*b)->prefix;
-	int c;
+	uint64_t x0, y0;
+	int i;
 
 	if (x->addr.family != y->addr.family)
 		return x->addr.family < y->addr.family ? -1 : 1;
+	for (i = 0; i < 16; i += 8) {
+		memcpy(&x0, x->addr.a + i, 8);
+		memcpy(&y0, y->addr.a + i, 8);
+		if (x0 != y0)
+			return be64toh(x0) < be64toh(y0) ? -1 : 1;
+	}
 	if (x->len != y->len)
 		return x->len < y->len ? -1 : 1;
-	c = memcmp(x->addr.a, y->addr.a, x->addr.family == AF_INET ? 4 : 16);
-	if (c != 0)
-		return c;
 	return *a < *b ? -1 : *a > *b;
 }
 
@@ -1867,7 +1874,11 @@ static size_t *route_dups(const struct cfg *cfg, const struct cfg_marks *m)
 		if (!CFG_BAD(m, bad_route, i))
 			ix[n++] = &cfg->routes[i];
 	}
-	qsort(ix, n, sizeof(*ix), route_ix_cmp);
+	for (i = 1; i < n; i++)
+		if (route_ix_cmp(&ix[i - 1], &ix[i]) > 0) {
+			qsort(ix, n, sizeof(*ix), route_ix_cmp);
+			break;
+		}
 	for (i = 1; i < n; i++) {
 		if (!cfg_prefix_eq(&ix[i]->prefix, &ix[run]->prefix)) {
 			run = i;

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_ring_elem.h>
 
@@ -66,13 +67,17 @@ enum rt_type { RT_CONNECTED, RT_STATIC, RT_PEER, RT_LOCAL };
 static const char *const rt_type_name[] = {
 	"connected", "static", "peer", "local",
 };
+/* For one prefix, a kind of a higher rank replaces a lower one. */
+static const uint8_t rt_rank[] = {
+	[RT_CONNECTED] = 0, [RT_PEER] = 1, [RT_STATIC] = 2, [RT_LOCAL] = 3,
+};
 
 struct rt {
 	struct cfg_prefix p;
 	struct nexthop nh;
-	uint32_t seq;			/* later entries win */
+	uint32_t seq;			/* kind, then order: later entries win */
 	uint8_t type;
-	char dev[CFG_NAME_MAX];
+	const char *dev;		/* in the configuration planned */
 };
 
 struct plan {
@@ -266,25 +271,26 @@ plan_reserve(struct plan *pl, size_t cap)
 	return 0;
 }
 
+/* `dev` must live as long as the plan (a name in the configuration or a
+ * port's). */
 static int
 plan_add(struct plan *pl, const struct cfg_prefix *p, const struct nexthop *nh,
 	 enum rt_type type, const char *dev)
 {
 	struct rt *r;
-	size_t len;
 
 	if (pl->n == pl->cap &&
 	    plan_reserve(pl, pl->cap ? pl->cap * 2 : 64) != 0)
 		return -ENOMEM;
 	r = &pl->r[pl->n];
-	memset(r, 0, sizeof(*r));
 	r->p = *p;
 	prefix_mask(&r->p);
 	r->nh = *nh;
 	r->type = (uint8_t)type;
-	r->seq = (uint32_t)pl->n++;
-	len = strnlen(dev, sizeof(r->dev) - 1);
-	memcpy(r->dev, dev, len);
+	/* the kind first: connected < peer < static < local */
+	r->seq = ((uint32_t)rt_rank[type] << 28) |
+		 (uint32_t)(pl->n++ & 0x0fffffff);
+	r->dev = dev;
 	return 0;
 }
 
@@ -311,20 +317,41 @@ route_nexthop(const struct cfg_route *rt, const struct dp_port *p, int ifidx,
 	return 0;
 }
 
+/* By family, address, length (prefixes of one address: shortest first),
+ * then seq.  The addresses compare as big-endian integers. */
 static int
 rt_cmp(const void *x, const void *y)
 {
 	const struct rt *a = x, *b = y;
-	int d;
+	uint64_t a0, a1, b0, b1;
 
 	if (a->p.addr.family != b->p.addr.family)
 		return a->p.addr.family - b->p.addr.family;
-	d = memcmp(a->p.addr.a, b->p.addr.a, 16);
-	if (d != 0)
-		return d;
+	memcpy(&a0, a->p.addr.a, 8);
+	memcpy(&b0, b->p.addr.a, 8);
+	if (a0 != b0)
+		return rte_be_to_cpu_64(a0) < rte_be_to_cpu_64(b0) ? -1 : 1;
+	memcpy(&a1, a->p.addr.a + 8, 8);
+	memcpy(&b1, b->p.addr.a + 8, 8);
+	if (a1 != b1)
+		return rte_be_to_cpu_64(a1) < rte_be_to_cpu_64(b1) ? -1 : 1;
 	if (a->p.len != b->p.len)
 		return a->p.len - b->p.len;
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Sort r[0..n), in O(n) when it is sorted already (a table from a file
+ * usually is: then a million routes need no qsort). */
+static void
+rt_sort(struct rt *r, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (rt_cmp(&r[i - 1], &r[i]) > 0) {
+			qsort(r, n, sizeof(*r), rt_cmp);
+			return;
+		}
 }
 
 static bool
@@ -336,31 +363,47 @@ prefix_eq(const struct cfg_prefix *a, const struct cfg_prefix *b)
 /*
  * Connected prefixes, interface peers, configured routes, and own
  * addresses last (nothing overrides those); one route per prefix, the
- * later kind winning: a configured route for an interface's peer replaces
- * the peer route.
+ * later kind winning (seq): a configured route for an interface's peer
+ * replaces the peer route.  The configured routes are planned and sorted
+ * apart from the handful of others, and the two merged: O(n) for a table
+ * given in order, O(n log n) otherwise.
  */
 static int
 plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 {
 	struct nexthop nh;
 	struct cfg_prefix host;
+	struct plan imp = { 0 };
 	const char *last_dev = NULL;
 	const struct dp_port *p = NULL;
 	int ifidx = -1;
-	size_t i, k;
+	size_t i, k, m;
 	unsigned int j;
 	int rc = 0;
 
 	memset(pl, 0, sizeof(*pl));
-	if (plan_reserve(pl, cfg->nroutes + 64) != 0)
+	if (plan_reserve(pl, cfg->nroutes + 1) != 0)
 		return -ENOMEM;
+	for (i = 0; i < cfg->nroutes; i++) {
+		const struct cfg_route *rt = &cfg->routes[i];
+
+		/* a million routes name a handful of devices, mostly in runs */
+		if (last_dev == NULL || strcmp(last_dev, rt->dev) != 0) {
+			p = dp_port_named(dp, rt->dev);
+			ifidx = ipsec_iface_find(dp->ipsec, rt->dev);
+			last_dev = rt->dev;
+		}
+		if (route_nexthop(rt, p, ifidx, &nh) != 0)
+			continue;
+		rc |= plan_add(pl, &rt->prefix, &nh, RT_STATIC, rt->dev);
+	}
 	for (i = 0; i < cfg->nports; i++) {
 		p = dp_port_named(dp, cfg->ports[i].name);
 		for (j = 0; p != NULL && j < cfg->ports[i].naddrs; j++) {
 			memset(&nh, 0, sizeof(nh));
 			nh.type = NH_CONNECTED;
 			nh.port = p->port_id;
-			rc |= plan_add(pl, &cfg->ports[i].addrs[j], &nh,
+			rc |= plan_add(&imp, &cfg->ports[i].addrs[j], &nh,
 				       RT_CONNECTED, p->name);
 		}
 	}
@@ -376,20 +419,7 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 		memset(&nh, 0, sizeof(nh));
 		nh.type = NH_IFACE;
 		nh.port = (uint16_t)ipsec_iface_find(dp->ipsec, ci->name);
-		rc |= plan_add(pl, &host, &nh, RT_PEER, ci->name);
-	}
-	for (i = 0; i < cfg->nroutes; i++) {
-		const struct cfg_route *rt = &cfg->routes[i];
-
-		/* a million routes name a handful of devices, mostly in runs */
-		if (last_dev == NULL || strcmp(last_dev, rt->dev) != 0) {
-			p = dp_port_named(dp, rt->dev);
-			ifidx = ipsec_iface_find(dp->ipsec, rt->dev);
-			last_dev = rt->dev;
-		}
-		if (route_nexthop(rt, p, ifidx, &nh) != 0)
-			continue;
-		rc |= plan_add(pl, &rt->prefix, &nh, RT_STATIC, rt->dev);
+		rc |= plan_add(&imp, &host, &nh, RT_PEER, ci->name);
 	}
 	memset(&nh, 0, sizeof(nh));
 	nh.type = NH_LOCAL;
@@ -397,18 +427,31 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 		for (j = 0; j < cfg->ports[i].naddrs; j++) {
 			host = cfg->ports[i].addrs[j];
 			host.len = host.addr.family == AF_INET ? 32 : 128;
-			rc |= plan_add(pl, &host, &nh, RT_LOCAL,
+			rc |= plan_add(&imp, &host, &nh, RT_LOCAL,
 				       cfg->ports[i].name);
 		}
 	for (i = 0; i < cfg->ninterfaces; i++)
 		for (j = 0; j < cfg->interfaces[i].naddrs; j++) {
 			host = cfg->interfaces[i].addrs[j];
 			host.len = host.addr.family == AF_INET ? 32 : 128;
-			rc |= plan_add(pl, &host, &nh, RT_LOCAL,
+			rc |= plan_add(&imp, &host, &nh, RT_LOCAL,
 				       cfg->interfaces[i].name);
 		}
-	if (pl->n != 0)
-		qsort(pl->r, pl->n, sizeof(*pl->r), rt_cmp);
+	if (rc != 0 || plan_reserve(pl, pl->n + imp.n) != 0) {
+		free(imp.r);
+		return -ENOMEM;
+	}
+	rt_sort(pl->r, pl->n);
+	rt_sort(imp.r, imp.n);
+	/* merge from the back: imp into the room after pl's entries */
+	for (k = pl->n + imp.n, i = pl->n, m = imp.n; m > 0; k--) {
+		if (i > 0 && rt_cmp(&pl->r[i - 1], &imp.r[m - 1]) > 0)
+			pl->r[k - 1] = pl->r[--i];
+		else
+			pl->r[k - 1] = imp.r[--m];
+	}
+	pl->n += imp.n;
+	free(imp.r);
 	/* keep the last of each prefix */
 	for (i = 0, k = 0; i < pl->n; i++) {
 		if (i + 1 < pl->n && prefix_eq(&pl->r[i].p, &pl->r[i + 1].p))
@@ -416,7 +459,7 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 		pl->r[k++] = pl->r[i];
 	}
 	pl->n = k;
-	return rc;
+	return 0;
 }
 
 static bool
