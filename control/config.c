@@ -35,6 +35,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -799,11 +800,12 @@ static int cfg_parse_prefix(struct cfg_ctx *ctx, yaml_node_t *node,
 		return -1;
 	memset(&p, 0, sizeof(p));
 	r = cfg_prefix_parse_why(s, &p);
-	cfg_show(s, show, sizeof(show));
-	switch (r) {
-	case 0:
+	if (r == 0) {
 		*out = p;
 		return 0;
+	}
+	cfg_show(s, show, sizeof(show));
+	switch (r) {
 	case -1:
 		cfg_perr(ctx, node, "%s: expected ADDRESS/LENGTH, got '%s'",
 			 field, show);
@@ -1969,20 +1971,26 @@ static void cfg_validate_neighbors(struct cfg *cfg, struct cfg_err *err,
 	}
 }
 
-/* Routes by prefix, then by position: duplicates are neighbours. */
+/* Routes by prefix (family, address as a big-endian number, length),
+ * then by position: duplicates are neighbours, and a table given in
+ * address order is sorted already. */
 static int route_ix_cmp(const void *pa, const void *pb)
 {
 	const struct cfg_route *const *a = pa, *const *b = pb;
 	const struct cfg_prefix *x = &(*a)->prefix, *y = &(*b)->prefix;
-	int c;
+	uint64_t x0, y0;
+	int i;
 
 	if (x->addr.family != y->addr.family)
 		return x->addr.family < y->addr.family ? -1 : 1;
+	for (i = 0; i < 16; i += 8) {
+		memcpy(&x0, x->addr.a + i, 8);
+		memcpy(&y0, y->addr.a + i, 8);
+		if (x0 != y0)
+			return be64toh(x0) < be64toh(y0) ? -1 : 1;
+	}
 	if (x->len != y->len)
 		return x->len < y->len ? -1 : 1;
-	c = memcmp(x->addr.a, y->addr.a, x->addr.family == AF_INET ? 4 : 16);
-	if (c != 0)
-		return c;
 	return *a < *b ? -1 : *a > *b;
 }
 
@@ -2007,7 +2015,11 @@ static size_t *route_dups(const struct cfg *cfg, const struct cfg_marks *m)
 		if (!CFG_BAD(m, bad_route, i))
 			ix[n++] = &cfg->routes[i];
 	}
-	qsort(ix, n, sizeof(*ix), route_ix_cmp);
+	for (i = 1; i < n; i++)
+		if (route_ix_cmp(&ix[i - 1], &ix[i]) > 0) {
+			qsort(ix, n, sizeof(*ix), route_ix_cmp);
+			break;
+		}
 	for (i = 1; i < n; i++) {
 		if (!cfg_prefix_eq(&ix[i]->prefix, &ix[run]->prefix)) {
 			run = i;
@@ -2019,12 +2031,41 @@ static size_t *route_dups(const struct cfg *cfg, const struct cfg_marks *m)
 	return first;
 }
 
+/* cfg_route_check with its dev looked up already. */
+static int cfg_route_check_dev(const struct cfg_route *r, size_t idx,
+			       bool is_port, bool is_if, struct cfg_err *err)
+{
+	unsigned int before = err->count;
+	char where[32];
+
+	snprintf(where, sizeof(where), "routes[%zu]", idx);
+	if (!is_port && !is_if)
+		cfg_verr(err, &r->pos, where,
+			 "dev '%s' is neither a port nor an interface",
+			 r->dev);
+	else if (is_if && r->has_via)
+		cfg_verr(err, &r->pos, where,
+			 "via is only for routes through a port; %s is an ipsec interface",
+			 r->dev);
+	return err->count == before ? 0 : -1;
+}
+
+int cfg_route_check(const struct cfg *cfg, const struct cfg_route *r,
+		    size_t idx, struct cfg_err *err)
+{
+	return cfg_route_check_dev(r, idx, cfg_port_find(cfg, r->dev) != NULL,
+				   cfg_interface_find(cfg, r->dev) != NULL,
+				   err);
+}
+
 static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 				const struct cfg_marks *m,
 				const struct cfg_lookup *lk)
 {
 	char where[32], buf[INET6_ADDRSTRLEN];
 	size_t *dup = route_dups(cfg, m);
+	const char *last = NULL;
+	bool is_port = false, is_if = false;
 	size_t i, j;
 
 	if (dup == NULL && cfg->nroutes != 0) {
@@ -2034,27 +2075,25 @@ static void cfg_validate_routes(struct cfg *cfg, struct cfg_err *err,
 	}
 	for (i = 0; i < cfg->nroutes; i++) {
 		const struct cfg_route *r = &cfg->routes[i];
-		bool is_port, is_if;
 
 		if (CFG_BAD(m, bad_route, i))
 			continue;
-		snprintf(where, sizeof(where), "routes[%zu]", i);
-		is_port = cfg_port_find(cfg, r->dev) != NULL;
-		is_if = cfg_lookup_iface(lk, cfg, r->dev) != NULL;
-		if (!is_port && !is_if)
-			cfg_verr(err, &r->pos, where,
-				 "dev '%s' is neither a port nor an interface",
-				 r->dev);
-		else if (is_if && r->has_via)
-			cfg_verr(err, &r->pos, where,
-				 "via is only for routes through a port; %s is an ipsec interface",
-				 r->dev);
+		/* a million routes name a handful of devices, mostly in runs:
+		 * look a name up once per run, not once per route */
+		if (last == NULL || strcmp(last, r->dev) != 0) {
+			is_port = cfg_port_find(cfg, r->dev) != NULL;
+			is_if = cfg_lookup_iface(lk, cfg, r->dev) != NULL;
+			last = r->dev;
+		}
+		cfg_route_check_dev(r, i, is_port, is_if, err);
 		j = dup[i];
-		if (j != SIZE_MAX)
-			cfg_verr(err, &r->pos, where,
-				 "%s/%u is already routed by routes[%zu]",
-				 cfg_addr_str(&r->prefix.addr, buf, sizeof(buf)),
-				 r->prefix.len, j);
+		if (j == SIZE_MAX)
+			continue;
+		snprintf(where, sizeof(where), "routes[%zu]", i);
+		cfg_verr(err, &r->pos, where,
+			 "%s/%u is already routed by routes[%zu]",
+			 cfg_addr_str(&r->prefix.addr, buf, sizeof(buf)),
+			 r->prefix.len, j);
 	}
 	free(dup);
 }
@@ -2389,6 +2428,27 @@ int cfg_yaml_load(const char *name, const char *text, size_t len,
 /* ---------------------------------------------------------------------- */
 /* Whole file */
 
+/* "section[idx]", by hand: it is made for every entry of a million. */
+static void cfg_set_where_idx(struct cfg_ctx *ctx, const char *section,
+			      size_t idx)
+{
+	char num[24];
+	size_t n = 0, len = strlen(section);
+
+	do {
+		num[n++] = (char)('0' + idx % 10);
+		idx /= 10;
+	} while (idx != 0);
+	if (len + n + 3 > sizeof(ctx->where))
+		len = sizeof(ctx->where) - n - 3;
+	memcpy(ctx->where, section, len);
+	ctx->where[len++] = '[';
+	while (n > 0)
+		ctx->where[len++] = num[--n];
+	ctx->where[len++] = ']';
+	ctx->where[len] = '\0';
+}
+
 static void cfg_set_where(struct cfg_ctx *ctx, const char *section,
 			  yaml_node_t *name, size_t idx)
 {
@@ -2399,8 +2459,7 @@ static void cfg_set_where(struct cfg_ctx *ctx, const char *section,
 			 cfg_show((const char *)name->data.scalar.value, show,
 				  sizeof(show)));
 	else
-		snprintf(ctx->where, sizeof(ctx->where), "%s[%zu]", section,
-			 idx);
+		cfg_set_where_idx(ctx, section, idx);
 }
 
 /* Items of a sequence section; NULL count 0 for a null section. */
@@ -2477,7 +2536,548 @@ static bool cfg_dup_name(struct cfg_ctx *ctx, yaml_node_pair_t *pairs,
 
 struct cfg_load_marks {
 	bool *port, *iface, *neigh, *sa, *route;
+	size_t cap_neigh, cap_sa, cap_route;	/* of the arrays, entries */
 };
+
+/* The list sections, whose entries are loaded one at a time. */
+enum cfg_sec { SEC_NEIGH, SEC_SAS, SEC_ROUTES };
+
+/*
+ * Room for entry n of a list section and its mark.  The SAs' array holds
+ * keys: it is grown by copy and wipe, as realloc could leave a copy of
+ * them behind; the others with realloc (which moves large blocks without
+ * copying them).
+ */
+static int cfg_grow(void **arr, bool **marks, size_t *cap, size_t n,
+		    size_t size, bool secret)
+{
+	size_t ncap;
+	bool *m;
+	void *a;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	if (secret) {
+		a = malloc(ncap * size);
+		if (a != NULL && *arr != NULL) {
+			memcpy(a, *arr, n * size);
+			explicit_bzero(*arr, n * size);
+			free(*arr);
+		}
+	} else {
+		a = realloc(*arr, ncap * size);
+	}
+	if (a == NULL)
+		return -1;
+	*arr = a;
+	m = realloc(*marks, ncap * sizeof(**marks));
+	if (m == NULL)
+		return -1;
+	*marks = m;
+	*cap = ncap;
+	return 0;
+}
+
+/* Parse one entry of a list section into the next slot of its array;
+ * -1 only when out of memory (a bad entry is marked, not an error here). */
+static int cfg_load_entry(struct cfg_ctx *ctx, struct cfg *cfg,
+			  struct cfg_load_marks *lm, enum cfg_sec sec,
+			  yaml_node_t *node)
+{
+	size_t i;
+
+	switch (sec) {
+	case SEC_NEIGH:
+		i = cfg->nneighbors;
+		if (cfg_grow((void **)&cfg->neighbors, &lm->neigh,
+			     &lm->cap_neigh, i, sizeof(*cfg->neighbors),
+			     false) != 0)
+			return -1;
+		cfg_set_where(ctx, "neighbors", NULL, i);
+		lm->neigh[i] = cfg_parse_neighbor_entry(ctx, node,
+						&cfg->neighbors[i]) < 0;
+		cfg->nneighbors++;
+		break;
+	case SEC_SAS:
+		i = cfg->nsas;
+		if (cfg_grow((void **)&cfg->sas, &lm->sa, &lm->cap_sa, i,
+			     sizeof(*cfg->sas), true) != 0)
+			return -1;
+		cfg_set_where(ctx, "sas", NULL, i);
+		lm->sa[i] = cfg_parse_sa_entry(ctx, node, &cfg->sas[i]) < 0;
+		cfg->nsas++;
+		break;
+	case SEC_ROUTES:
+		i = cfg->nroutes;
+		if (cfg_grow((void **)&cfg->routes, &lm->route, &lm->cap_route,
+			     i, sizeof(*cfg->routes), false) != 0)
+			return -1;
+		cfg_set_where(ctx, "routes", NULL, i);
+		lm->route[i] = cfg_parse_route_entry(ctx, node,
+						     &cfg->routes[i]) < 0;
+		cfg->nroutes++;
+		break;
+	}
+	ctx->where[0] = '\0';
+	return 0;
+}
+
+/* The entries of a list section that the composer left in the document
+ * (all of them unless it streamed the section: then none). */
+static int cfg_load_list(struct cfg_ctx *ctx, struct cfg *cfg,
+			 struct cfg_load_marks *lm, enum cfg_sec sec,
+			 yaml_node_t *node, const char *section)
+{
+	yaml_node_item_t *items;
+	size_t n, i;
+
+	ctx->where[0] = '\0';
+	items = cfg_seq_items(ctx, node, section, &n);
+	for (i = 0; i < n; i++)
+		if (cfg_load_entry(ctx, cfg, lm, sec,
+				   cfg_node(ctx, items[i])) != 0)
+			return -1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The file's composer */
+
+/*
+ * A file is composed from libyaml's events (yaml_parser_parse) into the
+ * yaml_document_t that yaml_parser_load would make -- the same nodes,
+ * marks, anchors and aliases, and the same errors -- with one difference:
+ * each entry of a big list (the top level's neighbors, sas and routes) is
+ * handed to its parser as soon as it is complete, and its nodes are
+ * dropped right after, unless it defines an anchor that a later alias may
+ * name.  So the document stays the size of the small sections whatever
+ * the number of routes: yaml_parser_load's tree of a million routes was
+ * over a gigabyte of nodes and strings, and most of the load's time went
+ * into page faults and malloc.  The entry parsers are the same for a
+ * streamed entry, an entry left in the document (a list given by an
+ * alias, say) and a socket request.
+ *
+ * A syntax error anywhere voids what was parsed before it: the load
+ * reports that error alone, as yaml_parser_load did.
+ *
+ * libyaml allocates with malloc (its yaml_malloc and yaml_free are malloc
+ * and free): the strings taken from events, and the nodes made here, are
+ * freed by yaml_document_delete like its own.
+ */
+struct cfg_anchor {
+	char *name;
+	int id;
+	yaml_mark_t mark;
+};
+
+struct cfg_comp {
+	yaml_parser_t *p;
+	yaml_document_t *doc;
+	struct cfg_anchor *anchors;
+	size_t nanchors, capanchors;
+	/* streaming (ctx NULL: compose everything) */
+	struct cfg_ctx *ctx;
+	struct cfg *cfg;
+	struct cfg_load_marks *lm;
+	unsigned int seen;		/* sections met, bit per enum cfg_sec */
+};
+
+static int cfg_comp_nomem(struct cfg_comp *c)
+{
+	c->p->error = YAML_MEMORY_ERROR;
+	return 0;
+}
+
+static yaml_node_t *cfg_comp_node(struct cfg_comp *c, int id)
+{
+	return &c->doc->nodes.start[id - 1];
+}
+
+/* Push a node; its id, or 0 when out of memory. */
+static int cfg_comp_push(struct cfg_comp *c, const yaml_node_t *node)
+{
+	yaml_document_t *d = c->doc;
+
+	if (d->nodes.top == d->nodes.end) {
+		size_t n = (size_t)(d->nodes.end - d->nodes.start);
+		size_t nn = n ? n * 2 : 64;
+		yaml_node_t *a = realloc(d->nodes.start, nn * sizeof(*a));
+
+		if (a == NULL)
+			return 0;
+		d->nodes.start = a;
+		d->nodes.top = a + n;
+		d->nodes.end = a + nn;
+	}
+	*d->nodes.top++ = *node;
+	return (int)(d->nodes.top - d->nodes.start);
+}
+
+/* Free (and wipe) the nodes from id `from` on. */
+static void cfg_comp_truncate(struct cfg_comp *c, int from)
+{
+	yaml_document_t *d = c->doc;
+	yaml_node_t *n;
+
+	for (n = d->nodes.start + from - 1; n < d->nodes.top; n++) {
+		free(n->tag);
+		switch (n->type) {
+		case YAML_SCALAR_NODE:
+			explicit_bzero(n->data.scalar.value,
+				       n->data.scalar.length);
+			free(n->data.scalar.value);
+			break;
+		case YAML_SEQUENCE_NODE:
+			free(n->data.sequence.items.start);
+			break;
+		case YAML_MAPPING_NODE:
+			free(n->data.mapping.pairs.start);
+			break;
+		default:
+			break;
+		}
+	}
+	d->nodes.top = d->nodes.start + from - 1;
+}
+
+/* Takes `name`. */
+static int cfg_comp_anchor(struct cfg_comp *c, yaml_char_t *name, int id)
+{
+	yaml_mark_t mark;
+	size_t i;
+
+	if (name == NULL)
+		return 1;
+	mark = cfg_comp_node(c, id)->start_mark;
+	for (i = 0; i < c->nanchors; i++)
+		if (strcmp(c->anchors[i].name, (char *)name) == 0) {
+			/* libyaml's words */
+			free(name);
+			c->p->error = YAML_COMPOSER_ERROR;
+			c->p->context = "found duplicate anchor; first occurrence";
+			c->p->context_mark = c->anchors[i].mark;
+			c->p->problem = "second occurrence";
+			c->p->problem_mark = mark;
+			return 0;
+		}
+	if (c->nanchors == c->capanchors) {
+		size_t n = c->capanchors ? c->capanchors * 2 : 16;
+		struct cfg_anchor *a = realloc(c->anchors, n * sizeof(*a));
+
+		if (a == NULL) {
+			free(name);
+			return cfg_comp_nomem(c);
+		}
+		c->anchors = a;
+		c->capanchors = n;
+	}
+	c->anchors[c->nanchors++] = (struct cfg_anchor){ (char *)name, id, mark };
+	return 1;
+}
+
+static int cfg_comp_event(struct cfg_comp *c, yaml_event_t *ev)
+{
+	return yaml_parser_parse(c->p, ev);
+}
+
+static int cfg_comp_any(struct cfg_comp *c, yaml_event_t *ev, bool root);
+
+/* Append to a node's items or pairs (a libyaml stack). */
+#define CFG_STACK_PUSH(st, val)                                          \
+	({                                                               \
+		int _ok = 1;                                             \
+		if ((st).top == (st).end) {                              \
+			size_t _n = (size_t)((st).end - (st).start);     \
+			size_t _nn = _n ? _n * 2 : 16;                   \
+			__typeof__((st).start) _a =                      \
+				realloc((st).start, _nn * sizeof(*_a));  \
+			if (_a == NULL) {                                \
+				_ok = 0;                                 \
+			} else {                                         \
+				(st).start = _a;                         \
+				(st).top = _a + _n;                      \
+				(st).end = _a + _nn;                     \
+			}                                                \
+		}                                                        \
+		if (_ok)                                                 \
+			*(st).top++ = (val);                             \
+		_ok;                                                     \
+	})
+
+/*
+ * A list section of the top level, streamed: a node with no items stands
+ * for it in the document (for the checks of the top-level keys), and
+ * each entry goes to its parser as it is complete.
+ */
+static int cfg_comp_stream(struct cfg_comp *c, yaml_event_t *ev,
+			   enum cfg_sec sec)
+{
+	yaml_node_t node = { .type = YAML_SEQUENCE_NODE };
+	yaml_event_t e;
+	int id, item, top;
+	size_t anchors;
+
+	free(ev->data.sequence_start.tag);
+	node.data.sequence.style = ev->data.sequence_start.style;
+	node.start_mark = ev->start_mark;
+	node.end_mark = ev->end_mark;
+	id = cfg_comp_push(c, &node);
+	if (id == 0)
+		return cfg_comp_nomem(c);
+	for (;;) {
+		if (!cfg_comp_event(c, &e))
+			return 0;
+		if (e.type == YAML_SEQUENCE_END_EVENT)
+			break;
+		top = (int)(c->doc->nodes.top - c->doc->nodes.start) + 1;
+		anchors = c->nanchors;
+		item = cfg_comp_any(c, &e, false);
+		if (item == 0)
+			return 0;
+		if (cfg_load_entry(c->ctx, c->cfg, c->lm, sec,
+				   cfg_comp_node(c, item)) != 0)
+			return cfg_comp_nomem(c);
+		if (c->nanchors == anchors)
+			cfg_comp_truncate(c, top);
+	}
+	cfg_comp_node(c, id)->end_mark = e.end_mark;
+	return id;
+}
+
+/* Is this pair of the top level a list section to stream? */
+static int cfg_comp_streams(struct cfg_comp *c, int key, const yaml_event_t *v)
+{
+	static const char *const names[] = {
+		[SEC_NEIGH] = "neighbors", [SEC_SAS] = "sas",
+		[SEC_ROUTES] = "routes",
+	};
+	const yaml_node_t *k = cfg_comp_node(c, key);
+	unsigned int s;
+	bool first;
+
+	if (c->ctx == NULL || k->type != YAML_SCALAR_NODE)
+		return -1;
+	for (s = 0; s < CFG_NELEM(names); s++)
+		if (strcmp((const char *)k->data.scalar.value, names[s]) == 0)
+			break;
+	if (s == CFG_NELEM(names))
+		return -1;
+	/* a repeated section is an error of the top level's checks, which
+	 * take the first one; an anchored one may be named again */
+	first = !(c->seen & (1u << s));
+	c->seen |= 1u << s;
+	if (!first || v->type != YAML_SEQUENCE_START_EVENT ||
+	    v->data.sequence_start.anchor != NULL)
+		return -1;
+	return (int)s;
+}
+
+/* Compose the node that starts with *ev; its id, or 0 (p->error set). */
+static int cfg_comp_any(struct cfg_comp *c, yaml_event_t *ev, bool root)
+{
+	yaml_node_t node = { .start_mark = ev->start_mark,
+			     .end_mark = ev->end_mark };
+	yaml_event_t e;
+	yaml_char_t *anchor;
+	int id;
+	size_t i;
+
+	switch (ev->type) {
+	case YAML_ALIAS_EVENT:
+		anchor = ev->data.alias.anchor;
+		for (i = 0; i < c->nanchors; i++)
+			if (strcmp(c->anchors[i].name, (char *)anchor) == 0) {
+				free(anchor);
+				return c->anchors[i].id;
+			}
+		free(anchor);
+		c->p->error = YAML_COMPOSER_ERROR;
+		c->p->problem = "found undefined alias";
+		c->p->problem_mark = ev->start_mark;
+		return 0;
+	case YAML_SCALAR_EVENT:
+		free(ev->data.scalar.tag);
+		node.type = YAML_SCALAR_NODE;
+		node.data.scalar.value = ev->data.scalar.value;
+		node.data.scalar.length = ev->data.scalar.length;
+		node.data.scalar.style = ev->data.scalar.style;
+		id = cfg_comp_push(c, &node);
+		if (id == 0) {
+			explicit_bzero(ev->data.scalar.value,
+				       ev->data.scalar.length);
+			free(ev->data.scalar.value);
+			free(ev->data.scalar.anchor);
+			return cfg_comp_nomem(c);
+		}
+		return cfg_comp_anchor(c, ev->data.scalar.anchor, id) ? id : 0;
+	case YAML_SEQUENCE_START_EVENT:
+		free(ev->data.sequence_start.tag);
+		node.type = YAML_SEQUENCE_NODE;
+		node.data.sequence.style = ev->data.sequence_start.style;
+		id = cfg_comp_push(c, &node);
+		if (id == 0) {
+			free(ev->data.sequence_start.anchor);
+			return cfg_comp_nomem(c);
+		}
+		if (!cfg_comp_anchor(c, ev->data.sequence_start.anchor, id))
+			return 0;
+		for (;;) {
+			int item;
+
+			if (!cfg_comp_event(c, &e))
+				return 0;
+			if (e.type == YAML_SEQUENCE_END_EVENT)
+				break;
+			item = cfg_comp_any(c, &e, false);
+			if (item == 0)
+				return 0;
+			if (!CFG_STACK_PUSH(cfg_comp_node(c, id)->data.sequence.items,
+					    item))
+				return cfg_comp_nomem(c);
+		}
+		cfg_comp_node(c, id)->end_mark = e.end_mark;
+		return id;
+	case YAML_MAPPING_START_EVENT:
+		free(ev->data.mapping_start.tag);
+		node.type = YAML_MAPPING_NODE;
+		node.data.mapping.style = ev->data.mapping_start.style;
+		id = cfg_comp_push(c, &node);
+		if (id == 0) {
+			free(ev->data.mapping_start.anchor);
+			return cfg_comp_nomem(c);
+		}
+		if (!cfg_comp_anchor(c, ev->data.mapping_start.anchor, id))
+			return 0;
+		for (;;) {
+			yaml_node_pair_t pair;
+			int sec = -1;
+
+			if (!cfg_comp_event(c, &e))
+				return 0;
+			if (e.type == YAML_MAPPING_END_EVENT)
+				break;
+			pair.key = cfg_comp_any(c, &e, false);
+			if (pair.key == 0 || !cfg_comp_event(c, &e))
+				return 0;
+			if (root)
+				sec = cfg_comp_streams(c, pair.key, &e);
+			pair.value = sec >= 0 ?
+				     cfg_comp_stream(c, &e, (enum cfg_sec)sec) :
+				     cfg_comp_any(c, &e, false);
+			if (pair.value == 0)
+				return 0;
+			if (!CFG_STACK_PUSH(cfg_comp_node(c, id)->data.mapping.pairs,
+					    pair))
+				return cfg_comp_nomem(c);
+		}
+		cfg_comp_node(c, id)->end_mark = e.end_mark;
+		return id;
+	default:
+		/* libyaml's parser gives nothing else here */
+		c->p->error = YAML_COMPOSER_ERROR;
+		c->p->problem = "unexpected event";
+		c->p->problem_mark = ev->start_mark;
+		return 0;
+	}
+}
+
+/* One document after DOCUMENT-START (*ev): 1, or 0 with p->error set. */
+static int cfg_comp_document(struct cfg_comp *c, yaml_event_t *ev)
+{
+	yaml_event_t e;
+
+	c->doc->start_mark = ev->start_mark;
+	c->doc->start_implicit = ev->data.document_start.implicit;
+	yaml_event_delete(ev);
+	if (!cfg_comp_event(c, &e) || cfg_comp_any(c, &e, true) == 0 ||
+	    !cfg_comp_event(c, &e))
+		return 0;
+	c->doc->end_implicit = e.data.document_end.implicit;
+	c->doc->end_mark = e.end_mark;
+	return 1;
+}
+
+static void cfg_comp_done(struct cfg_comp *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nanchors; i++)
+		free(c->anchors[i].name);
+	free(c->anchors);
+	c->anchors = NULL;
+	c->nanchors = c->capanchors = 0;
+}
+
+/*
+ * Compose the file's one document into *doc, loading the list sections'
+ * entries into cfg on the way (ctx->doc is doc).  On a syntax error, or a
+ * second document, what the entries reported is dropped and the error
+ * alone is reported; -1.
+ */
+static int cfg_compose(struct cfg_ctx *ctx, struct cfg *cfg,
+		       struct cfg_load_marks *lm, const char *text, size_t len,
+		       yaml_document_t *doc)
+{
+	struct cfg_comp c = { .doc = doc, .ctx = ctx, .cfg = cfg, .lm = lm };
+	yaml_document_t extra;
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int ok;
+
+	memset(doc, 0, sizeof(*doc));
+	memset(&extra, 0, sizeof(extra));
+	if (!yaml_parser_initialize(&p)) {
+		struct cfg_pos pos = { .file = ctx->file };
+
+		cfg_errorf(ctx->err, &pos, "out of memory while reading YAML");
+		return -1;
+	}
+	c.p = &p;
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	ok = cfg_comp_event(&c, &ev);		/* STREAM-START */
+	if (ok)
+		ok = cfg_comp_event(&c, &ev);
+	if (ok && ev.type == YAML_DOCUMENT_START_EVENT) {
+		ok = cfg_comp_document(&c, &ev);
+		cfg_comp_done(&c);
+		if (ok)
+			ok = cfg_comp_event(&c, &ev);
+		/* One document: a second one would silently be ignored
+		 * otherwise.  It is composed (without streaming) so that a
+		 * syntax error in it is reported as such. */
+		if (ok && ev.type == YAML_DOCUMENT_START_EVENT) {
+			struct cfg_comp x = { .p = &p, .doc = &extra };
+			struct cfg_pos pos = {
+				.file = ctx->file,
+				.line = (unsigned int)ev.start_mark.line + 1,
+				.col = (unsigned int)ev.start_mark.column + 1,
+			};
+
+			ok = cfg_comp_document(&x, &ev);
+			cfg_comp_done(&x);
+			cfg_yaml_delete(&extra);
+			if (ok) {
+				cfg_err_free(ctx->err);
+				cfg_err_init(ctx->err, NULL, UINT_MAX);
+				cfg_errorf(ctx->err, &pos,
+					   "only one YAML document is allowed");
+				cfg_yaml_delete(doc);
+				cfg_yaml_parser_wipe(&p);
+				return -1;
+			}
+		}
+	}
+	cfg_comp_done(&c);
+	if (!ok) {
+		cfg_err_free(ctx->err);
+		cfg_err_init(ctx->err, NULL, UINT_MAX);
+		cfg_yaml_error(ctx->file, text, len, &p, ctx->err);
+		cfg_yaml_delete(doc);
+	}
+	cfg_yaml_parser_wipe(&p);
+	return ok ? 0 : -1;
+}
 
 static int cfg_load_doc(struct cfg_ctx *ctx, struct cfg *cfg,
 			struct cfg_load_marks *lm)
@@ -2491,7 +3091,6 @@ static int cfg_load_doc(struct cfg_ctx *ctx, struct cfg *cfg,
 	yaml_node_t *v[T_N + 1];
 	yaml_node_t *root = yaml_document_get_root_node(ctx->doc);
 	yaml_node_pair_t *pairs;
-	yaml_node_item_t *items;
 	struct cfg_ix ix = { 0 };
 	bool ix_ok;
 	size_t n, i;
@@ -2560,52 +3159,10 @@ static int cfg_load_doc(struct cfg_ctx *ctx, struct cfg *cfg,
 	}
 	cfg_ix_free(&ix);
 
-	ctx->where[0] = '\0';
-	items = cfg_seq_items(ctx, v[T_NEIGH], "neighbors", &n);
-	if (n > 0) {
-		cfg->neighbors = calloc(n, sizeof(*cfg->neighbors));
-		lm->neigh = calloc(n, sizeof(bool));
-		if (cfg->neighbors == NULL || lm->neigh == NULL)
-			goto nomem;
-	}
-	for (i = 0; i < n; i++) {
-		cfg_set_where(ctx, "neighbors", NULL, i);
-		lm->neigh[i] = cfg_parse_neighbor_entry(ctx,
-				cfg_node(ctx, items[i]),
-				&cfg->neighbors[i]) < 0;
-		cfg->nneighbors++;
-	}
-
-	ctx->where[0] = '\0';
-	items = cfg_seq_items(ctx, v[T_SAS], "sas", &n);
-	if (n > 0) {
-		cfg->sas = calloc(n, sizeof(*cfg->sas));
-		lm->sa = calloc(n, sizeof(bool));
-		if (cfg->sas == NULL || lm->sa == NULL)
-			goto nomem;
-	}
-	for (i = 0; i < n; i++) {
-		cfg_set_where(ctx, "sas", NULL, i);
-		lm->sa[i] = cfg_parse_sa_entry(ctx, cfg_node(ctx, items[i]),
-					       &cfg->sas[i]) < 0;
-		cfg->nsas++;
-	}
-
-	ctx->where[0] = '\0';
-	items = cfg_seq_items(ctx, v[T_ROUTES], "routes", &n);
-	if (n > 0) {
-		cfg->routes = calloc(n, sizeof(*cfg->routes));
-		lm->route = calloc(n, sizeof(bool));
-		if (cfg->routes == NULL || lm->route == NULL)
-			goto nomem;
-	}
-	for (i = 0; i < n; i++) {
-		cfg_set_where(ctx, "routes", NULL, i);
-		lm->route[i] = cfg_parse_route_entry(ctx,
-				cfg_node(ctx, items[i]),
-				&cfg->routes[i]) < 0;
-		cfg->nroutes++;
-	}
+	if (cfg_load_list(ctx, cfg, lm, SEC_NEIGH, v[T_NEIGH], "neighbors") != 0 ||
+	    cfg_load_list(ctx, cfg, lm, SEC_SAS, v[T_SAS], "sas") != 0 ||
+	    cfg_load_list(ctx, cfg, lm, SEC_ROUTES, v[T_ROUTES], "routes") != 0)
+		goto nomem;
 	ctx->where[0] = '\0';
 	return 0;
 
@@ -2673,24 +3230,25 @@ static void cfg_forward_sorted(const char *file, struct cfg_err *from,
 int cfg_load_string(const char *name, const char *text, size_t len,
 		    struct cfg *cfg, struct cfg_err *err)
 {
-	struct cfg_load_marks lm = { NULL, NULL, NULL, NULL, NULL };
+	struct cfg_load_marks lm;
 	struct cfg_err local;
 	struct cfg_ctx ctx;
 	yaml_document_t doc;
 	int ret = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
+	memset(&lm, 0, sizeof(lm));
 	cfg->file = strdup(name != NULL ? name : "-");
 	if (cfg->file == NULL) {
 		cfg_errorf(err, NULL, "%s: out of memory", name != NULL ? name : "-");
 		return -1;
 	}
 	cfg_err_init(&local, NULL, UINT_MAX);
-	if (cfg_yaml_load(cfg->file, text, len, &doc, &local) < 0) {
+	cfg_ctx_init(&ctx, cfg->file, &doc, &local);
+	if (cfg_compose(&ctx, cfg, &lm, text, len, &doc) < 0) {
 		ret = -1;
 		goto out;
 	}
-	cfg_ctx_init(&ctx, cfg->file, &doc, &local);
 	if (cfg_load_doc(&ctx, cfg, &lm) == 0) {
 		struct cfg_marks m = {
 			.bad_port = lm.port, .bad_if = lm.iface,

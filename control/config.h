@@ -253,6 +253,16 @@ int cfg_load_string(const char *name, const char *text, size_t len,
 /* Cross-section checks; called by cfg_load_*; exposed for the socket. */
 int cfg_validate(struct cfg *cfg, struct cfg_err *err);
 
+/*
+ * The checks of one route that involve no other route (its dev is a port
+ * or an interface of cfg; via only through a port), with cfg_validate's
+ * messages; `idx` labels it ("routes[idx]").  cfg_validate checks
+ * duplicates by sorting all routes; the socket's route-add checks the one
+ * new route with this and an index of the running routes.  0 or -1.
+ */
+int cfg_route_check(const struct cfg *cfg, const struct cfg_route *r,
+		    size_t idx, struct cfg_err *err);
+
 /* Free everything and wipe keys. */
 void cfg_free(struct cfg *cfg);
 /* A deep copy (keys included); -1 when out of memory. */

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_ring_elem.h>
 
@@ -54,8 +55,6 @@ struct ctl {
 	struct cfg_lookup run_lk;	/* run.interfaces[] */
 	size_t sas_cap;			/* room in run.sas */
 	size_t ifs_cap;			/* room in run.interfaces */
-	size_t routes_cap;		/* room in run.routes */
-	struct cfg_ix run_rt;		/* prefix -> run.routes[] */
 	uint32_t reqid_next;		/* no free reqid below */
 	size_t ntimed;			/* run SAs with a lifetime in seconds */
 	char *file;
@@ -64,6 +63,16 @@ struct ctl {
 	size_t nresv;
 	uint64_t last_tick;
 	uint64_t events_lost;
+	/*
+	 * The running routes by prefix, for route-add and route-del: slots
+	 * hold an index into run.routes plus one (0: empty).  Built when a
+	 * route request first needs it after a commit (which replaces
+	 * run.routes), then kept up to date by those requests.
+	 */
+	uint32_t *ri;
+	uint32_t ri_mask;
+	bool ri_stale;
+	size_t routes_cap;		/* room in run.routes */
 };
 
 /* A route as the FIB holds it, with where it came from. */
@@ -71,13 +80,17 @@ enum rt_type { RT_CONNECTED, RT_STATIC, RT_PEER, RT_LOCAL };
 static const char *const rt_type_name[] = {
 	"connected", "static", "peer", "local",
 };
+/* For one prefix, a kind of a higher rank replaces a lower one. */
+static const uint8_t rt_rank[] = {
+	[RT_CONNECTED] = 0, [RT_PEER] = 1, [RT_STATIC] = 2, [RT_LOCAL] = 3,
+};
 
 struct rt {
 	struct cfg_prefix p;
 	struct nexthop nh;
-	uint32_t seq;			/* later entries win */
+	uint32_t seq;			/* kind, then order: later entries win */
 	uint8_t type;
-	char dev[CFG_NAME_MAX];
+	const char *dev;		/* in the configuration planned */
 };
 
 struct plan {
@@ -165,13 +178,6 @@ sa_timed(const struct cfg_sa *sa)
 	return sa->soft.seconds != 0 || sa->hard.seconds != 0;
 }
 
-static uint64_t
-prefix_hash(const struct cfg_prefix *p)
-{
-	return cfg_ix_hash(p->addr.a, p->addr.family == AF_INET ? 4 : 16,
-			   ((uint64_t)p->addr.family << 8) | p->len);
-}
-
 /* Build the indexes of c->run again (after it was replaced). */
 static void
 run_reindex(struct ctl *c)
@@ -180,7 +186,6 @@ run_reindex(struct ctl *c)
 	int rc;
 
 	cfg_ix_free(&c->run_sa);
-	cfg_ix_free(&c->run_rt);
 	cfg_lookup_free(&c->run_lk);
 	c->sas_cap = c->run.nsas;
 	c->ifs_cap = c->run.ninterfaces;
@@ -195,16 +200,10 @@ run_reindex(struct ctl *c)
 							    &c->run.sas[i].dst),
 				i);
 	if (rc == 0)
-		rc = cfg_ix_init(&c->run_rt, c->run.nroutes);
-	for (i = 0; rc == 0 && i < c->run.nroutes; i++)
-		rc = cfg_ix_add(&c->run_rt, prefix_hash(&c->run.routes[i].prefix),
-				i);
-	if (rc == 0)
 		rc = cfg_lookup_build(&c->run_lk, &c->run);
 	c->ix_ok = rc == 0;
 	if (!c->ix_ok) {
 		cfg_ix_free(&c->run_sa);
-		cfg_ix_free(&c->run_rt);
 		cfg_lookup_free(&c->run_lk);
 	}
 }
@@ -355,45 +354,101 @@ prefix_mask(struct cfg_prefix *p)
 }
 
 static int
+plan_reserve(struct plan *pl, size_t cap)
+{
+	struct rt *r;
+
+	if (cap <= pl->cap)
+		return 0;
+	r = realloc(pl->r, cap * sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	pl->r = r;
+	pl->cap = cap;
+	return 0;
+}
+
+/* `dev` must live as long as the plan (a name in the configuration or a
+ * port's). */
+static int
 plan_add(struct plan *pl, const struct cfg_prefix *p, const struct nexthop *nh,
 	 enum rt_type type, const char *dev)
 {
 	struct rt *r;
 
-	if (pl->n == pl->cap) {
-		size_t cap = pl->cap ? pl->cap * 2 : 64;
-
-		r = realloc(pl->r, cap * sizeof(*r));
-		if (r == NULL)
-			return -ENOMEM;
-		pl->r = r;
-		pl->cap = cap;
-	}
+	if (pl->n == pl->cap &&
+	    plan_reserve(pl, pl->cap ? pl->cap * 2 : 64) != 0)
+		return -ENOMEM;
 	r = &pl->r[pl->n];
-	memset(r, 0, sizeof(*r));
 	r->p = *p;
 	prefix_mask(&r->p);
 	r->nh = *nh;
 	r->type = (uint8_t)type;
-	r->seq = (uint32_t)pl->n++;
-	snprintf(r->dev, sizeof(r->dev), "%s", dev);
+	/* the kind first: connected < peer < static < local */
+	r->seq = ((uint32_t)rt_rank[type] << 28) |
+		 (uint32_t)(pl->n++ & 0x0fffffff);
+	r->dev = dev;
 	return 0;
 }
 
+/* The next hop of a configured route whose dev is port p or interface
+ * ifidx (-1: none); -1 when it names neither. */
+static int
+route_nexthop(const struct cfg_route *rt, const struct dp_port *p, int ifidx,
+	      struct nexthop *nh)
+{
+	memset(nh, 0, sizeof(*nh));
+	if (ifidx >= 0) {
+		nh->type = NH_IFACE;
+		nh->port = (uint32_t)ifidx;
+	} else if (p != NULL) {
+		nh->port = p->port_id;
+		nh->type = rt->has_via ? NH_VIA : NH_CONNECTED;
+		if (rt->has_via) {
+			nh->family = (uint8_t)rt->via.family;
+			memcpy(nh->via, rt->via.a, sizeof(nh->via));
+		}
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* By family, address, length (prefixes of one address: shortest first),
+ * then seq.  The addresses compare as big-endian integers. */
 static int
 rt_cmp(const void *x, const void *y)
 {
 	const struct rt *a = x, *b = y;
-	int d;
+	uint64_t a0, a1, b0, b1;
 
 	if (a->p.addr.family != b->p.addr.family)
 		return a->p.addr.family - b->p.addr.family;
-	d = memcmp(a->p.addr.a, b->p.addr.a, 16);
-	if (d != 0)
-		return d;
+	memcpy(&a0, a->p.addr.a, 8);
+	memcpy(&b0, b->p.addr.a, 8);
+	if (a0 != b0)
+		return rte_be_to_cpu_64(a0) < rte_be_to_cpu_64(b0) ? -1 : 1;
+	memcpy(&a1, a->p.addr.a + 8, 8);
+	memcpy(&b1, b->p.addr.a + 8, 8);
+	if (a1 != b1)
+		return rte_be_to_cpu_64(a1) < rte_be_to_cpu_64(b1) ? -1 : 1;
 	if (a->p.len != b->p.len)
 		return a->p.len - b->p.len;
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Sort r[0..n), in O(n) when it is sorted already (a table from a file
+ * usually is: then a million routes need no qsort). */
+static void
+rt_sort(struct rt *r, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (rt_cmp(&r[i - 1], &r[i]) > 0) {
+			qsort(r, n, sizeof(*r), rt_cmp);
+			return;
+		}
 }
 
 static bool
@@ -402,35 +457,55 @@ prefix_eq(const struct cfg_prefix *a, const struct cfg_prefix *b)
 	return a->len == b->len && cfg_addr_eq(&a->addr, &b->addr);
 }
 
-/* Connected prefixes, interface peers, then configured routes, and own
- * addresses last (nothing overrides those); one route per prefix. */
+/*
+ * Connected prefixes, interface peers, configured routes, and own
+ * addresses last (nothing overrides those); one route per prefix, the
+ * later kind winning (seq): a configured route for an interface's peer
+ * replaces the peer route.  The configured routes are planned and sorted
+ * apart from the handful of others, and the two merged: O(n) for a table
+ * given in order, O(n log n) otherwise.
+ */
 static int
 plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 {
 	struct nexthop nh;
 	struct cfg_prefix host;
-	size_t i, k;
+	struct plan imp = { 0 };
+	const char *last_dev = NULL;
+	const struct dp_port *p = NULL;
+	int ifidx = -1;
+	size_t i, k, m;
 	unsigned int j;
 	int rc = 0;
 
 	memset(pl, 0, sizeof(*pl));
-	for (i = 0; i < cfg->nports; i++) {
-		const struct dp_port *p = dp_port_named(dp, cfg->ports[i].name);
+	if (plan_reserve(pl, cfg->nroutes + 1) != 0)
+		return -ENOMEM;
+	for (i = 0; i < cfg->nroutes; i++) {
+		const struct cfg_route *rt = &cfg->routes[i];
 
+		/* a million routes name a handful of devices, mostly in runs */
+		if (last_dev == NULL || strcmp(last_dev, rt->dev) != 0) {
+			p = dp_port_named(dp, rt->dev);
+			ifidx = ipsec_iface_find(dp->ipsec, rt->dev);
+			last_dev = rt->dev;
+		}
+		if (route_nexthop(rt, p, ifidx, &nh) != 0)
+			continue;
+		rc |= plan_add(pl, &rt->prefix, &nh, RT_STATIC, rt->dev);
+	}
+	for (i = 0; i < cfg->nports; i++) {
+		p = dp_port_named(dp, cfg->ports[i].name);
 		for (j = 0; p != NULL && j < cfg->ports[i].naddrs; j++) {
 			memset(&nh, 0, sizeof(nh));
 			nh.type = NH_CONNECTED;
 			nh.port = p->port_id;
-			rc |= plan_add(pl, &cfg->ports[i].addrs[j], &nh,
+			rc |= plan_add(&imp, &cfg->ports[i].addrs[j], &nh,
 				       RT_CONNECTED, p->name);
 		}
 	}
-	/*
-	 * An interface's peer is reached through it (ifconfig's "inet ADDR
-	 * PEER"), unless a configured route says otherwise: peers go before
-	 * the configured routes, so that a route for the same prefix, later,
-	 * wins (comparing each peer with every route cost O(n^2)).
-	 */
+	/* an interface's peer is reached through it (ifconfig's "inet ADDR
+	 * PEER") */
 	for (i = 0; i < cfg->ninterfaces; i++) {
 		const struct cfg_interface *ci = &cfg->interfaces[i];
 
@@ -441,28 +516,7 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 		memset(&nh, 0, sizeof(nh));
 		nh.type = NH_IFACE;
 		nh.port = (uint32_t)ipsec_iface_find(dp->ipsec, ci->name);
-		rc |= plan_add(pl, &host, &nh, RT_PEER, ci->name);
-	}
-	for (i = 0; i < cfg->nroutes; i++) {
-		const struct cfg_route *rt = &cfg->routes[i];
-		const struct dp_port *p = dp_port_named(dp, rt->dev);
-		int ifidx = ipsec_iface_find(dp->ipsec, rt->dev);
-
-		memset(&nh, 0, sizeof(nh));
-		if (ifidx >= 0) {
-			nh.type = NH_IFACE;
-			nh.port = (uint32_t)ifidx;
-		} else if (p != NULL) {
-			nh.port = p->port_id;
-			nh.type = rt->has_via ? NH_VIA : NH_CONNECTED;
-			if (rt->has_via) {
-				nh.family = (uint8_t)rt->via.family;
-				memcpy(nh.via, rt->via.a, sizeof(nh.via));
-			}
-		} else {
-			continue;
-		}
-		rc |= plan_add(pl, &rt->prefix, &nh, RT_STATIC, rt->dev);
+		rc |= plan_add(&imp, &host, &nh, RT_PEER, ci->name);
 	}
 	memset(&nh, 0, sizeof(nh));
 	nh.type = NH_LOCAL;
@@ -470,18 +524,31 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 		for (j = 0; j < cfg->ports[i].naddrs; j++) {
 			host = cfg->ports[i].addrs[j];
 			host.len = host.addr.family == AF_INET ? 32 : 128;
-			rc |= plan_add(pl, &host, &nh, RT_LOCAL,
+			rc |= plan_add(&imp, &host, &nh, RT_LOCAL,
 				       cfg->ports[i].name);
 		}
 	for (i = 0; i < cfg->ninterfaces; i++)
 		for (j = 0; j < cfg->interfaces[i].naddrs; j++) {
 			host = cfg->interfaces[i].addrs[j];
 			host.len = host.addr.family == AF_INET ? 32 : 128;
-			rc |= plan_add(pl, &host, &nh, RT_LOCAL,
+			rc |= plan_add(&imp, &host, &nh, RT_LOCAL,
 				       cfg->interfaces[i].name);
 		}
-	if (pl->n != 0)
-		qsort(pl->r, pl->n, sizeof(*pl->r), rt_cmp);
+	if (rc != 0 || plan_reserve(pl, pl->n + imp.n) != 0) {
+		free(imp.r);
+		return -ENOMEM;
+	}
+	rt_sort(pl->r, pl->n);
+	rt_sort(imp.r, imp.n);
+	/* merge from the back: imp into the room after pl's entries */
+	for (k = pl->n + imp.n, i = pl->n, m = imp.n; m > 0; k--) {
+		if (i > 0 && rt_cmp(&pl->r[i - 1], &imp.r[m - 1]) > 0)
+			pl->r[k - 1] = pl->r[--i];
+		else
+			pl->r[k - 1] = imp.r[--m];
+	}
+	pl->n += imp.n;
+	free(imp.r);
 	/* keep the last of each prefix */
 	for (i = 0, k = 0; i < pl->n; i++) {
 		if (i + 1 < pl->n && prefix_eq(&pl->r[i].p, &pl->r[i + 1].p))
@@ -489,7 +556,7 @@ plan_build(const struct dp *dp, const struct cfg *cfg, struct plan *pl)
 		pl->r[k++] = pl->r[i];
 	}
 	pl->n = k;
-	return rc;
+	return 0;
 }
 
 static bool
@@ -855,6 +922,7 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 		cfg_lookup_free(nlk);
 	cfg_free(&c->run);
 	c->run = *next;
+	c->ri_stale = true;
 	memset(next, 0, sizeof(*next));
 	run_reindex(c);
 	/* routes to tunnel remotes and outbound SAs may have changed */
@@ -949,8 +1017,8 @@ ctl_free(struct ctl *c)
 		return;
 	cfg_free(&c->run);
 	cfg_ix_free(&c->run_sa);
-	cfg_ix_free(&c->run_rt);
 	cfg_lookup_free(&c->run_lk);
+	free(c->ri);
 	free(c->file);
 	free(c->resv);
 	free(c);
@@ -1945,78 +2013,173 @@ route_resolve_dev(struct req *r, struct cfg_route *rt)
 	return -1;
 }
 
+/* ---------------------------------------------------------------------- */
 /*
- * route-add of a prefix that is not a host's: the checks of
- * cfg_validate_routes for the one entry, with their messages; then the
- * FIB entry as plan_build would make it (a configured route wins over a
- * connected prefix and an interface's peer, and loses only to `local`),
- * and the MTU of the interfaces whose tunnel it now carries.
+ * route-add and route-del: a direct path.  Going through ctl_commit would
+ * copy and validate the whole running configuration and diff the FIB's
+ * plans, O(n log n) in the number of routes for each request; with a
+ * million routes that is seconds per route.  A route depends on nothing
+ * but its dev, so the one route is checked against the running state with
+ * the loader's own checks and messages (cfg_route_check, the index for
+ * duplicates), the FIB is changed for that prefix as plan_build would
+ * have it, and the running configuration is updated in place.  Replies
+ * and errors are those of the commit path.
  */
-static int
-route_add_direct(struct req *r, struct cfg_route *rt)
+
+static uint32_t
+ri_hash(const struct cfg_prefix *p)
 {
-	struct ctl *c = r->c;
-	const struct dp_port *p = dp_port_named(c->dp, rt->dev);
-	int ifidx = ipsec_iface_find(c->dp->ipsec, rt->dev);
-	bool is_port = cfg_port_find(&c->run, rt->dev) != NULL;
-	bool is_if = run_iface_find(c, rt->dev) != NULL;
-	unsigned int before = r->err->count;
-	struct nexthop nh;
-	char where[32];
+	uint64_t w[2] = { 0, 0 }, h;
+
+	memcpy(w, p->addr.a, p->addr.family == AF_INET ? 4 : 16);
+	h = (w[0] * 0xff51afd7ed558ccdull) ^ (w[1] * 0xc4ceb9fe1a85ec53ull) ^
+	    ((uint64_t)p->len << 8) ^ (uint64_t)p->addr.family;
+	h *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 32);
+}
+
+/* The slot of prefix p in the index, or the empty slot where it goes. */
+static uint32_t *
+ri_slot(struct ctl *c, const struct cfg_prefix *p)
+{
+	uint32_t i = ri_hash(p) & c->ri_mask;
+
+	while (c->ri[i] != 0 && !prefix_eq(&c->run.routes[c->ri[i] - 1].prefix, p))
+		i = (i + 1) & c->ri_mask;
+	return &c->ri[i];
+}
+
+/* (Re)build the index for run.routes, with room for `more`. */
+static int
+ri_build(struct ctl *c, size_t more)
+{
+	size_t need = (c->run.nroutes + more) * 2 + 64, slots = 64, i;
+	uint32_t *ri;
+
+	if (c->run.nroutes + more >= UINT32_MAX / 4)
+		return -1;
+	while (slots < need)
+		slots *= 2;
+	ri = calloc(slots, sizeof(*ri));
+	if (ri == NULL)
+		return -1;
+	free(c->ri);
+	c->ri = ri;
+	c->ri_mask = (uint32_t)(slots - 1);
+	for (i = 0; i < c->run.nroutes; i++)
+		*ri_slot(c, &c->run.routes[i].prefix) = (uint32_t)i + 1;
+	if (c->ri_stale)
+		c->routes_cap = c->run.nroutes;
+	c->ri_stale = false;
+	return 0;
+}
+
+static int
+ri_ready(struct ctl *c)
+{
+	if (c->ri_stale || c->ri == NULL)
+		return ri_build(c, 1);
+	/* at most half full */
+	if ((c->run.nroutes + 1) * 2 > (size_t)c->ri_mask + 1)
+		return ri_build(c, c->run.nroutes + 1);
+	return 0;
+}
+
+/* Remove the slot of route index i (backward shift). */
+static void
+ri_remove(struct ctl *c, uint32_t *slot)
+{
+	uint32_t i = (uint32_t)(slot - c->ri), j = i, home;
+
+	for (;;) {
+		c->ri[i] = 0;
+		for (;;) {
+			j = (j + 1) & c->ri_mask;
+			if (c->ri[j] == 0)
+				return;
+			home = ri_hash(&c->run.routes[c->ri[j] - 1].prefix) &
+			       c->ri_mask;
+			if (i <= j ? (home <= i || home > j) :
+				     (home <= i && home > j))
+				break;
+		}
+		c->ri[i] = c->ri[j];
+		i = j;
+	}
+}
+
+/*
+ * What the FIB holds for prefix p (host bits clear) from anything but a
+ * configured route, in plan_build's order of precedence: an own address
+ * (*local: nothing overrides it), else an interface's peer, else a
+ * connected prefix.  false when none of them has p.
+ */
+static bool
+route_implicit(const struct ctl *c, const struct cfg_prefix *p,
+	       struct nexthop *nh, bool *local)
+{
+	const struct cfg *run = &c->run;
+	unsigned int host = p->addr.family == AF_INET ? 32 : 128, j;
+	bool found = false;
 	size_t i;
 
-	snprintf(where, sizeof(where), "routes[%zu]", c->run.nroutes);
-	if (!is_port && !is_if) {
-		cfg_errorf(r->err, &rt->pos,
-			   "%s: dev '%s' is neither a port nor an interface",
-			   where, rt->dev);
-		return -1;
+	*local = false;
+	if (p->len == host) {
+		for (i = 0; i < run->nports; i++)
+			for (j = 0; j < run->ports[i].naddrs; j++)
+				*local |= cfg_addr_eq(&run->ports[i].addrs[j].addr,
+						      &p->addr);
+		for (i = 0; i < run->ninterfaces; i++)
+			for (j = 0; j < run->interfaces[i].naddrs; j++)
+				*local |= cfg_addr_eq(&run->interfaces[i].addrs[j].addr,
+						      &p->addr);
+		if (*local)
+			return true;
+		/* the last interface with that peer, as plan_build keeps */
+		for (i = run->ninterfaces; i-- > 0 && !found;) {
+			const struct cfg_interface *f = &run->interfaces[i];
+
+			if (f->has_peer && cfg_addr_eq(&f->peer, &p->addr)) {
+				memset(nh, 0, sizeof(*nh));
+				nh->type = NH_IFACE;
+				nh->port = (uint32_t)ipsec_iface_find(c->dp->ipsec,
+								      f->name);
+				found = true;
+			}
+		}
+		if (found)
+			return true;
 	}
-	if (is_if && rt->has_via) {
-		cfg_errorf(r->err, &rt->pos,
-			   "%s: via is only for routes through a port; %s is an ipsec interface",
-			   where, rt->dev);
-		return -1;
-	}
-	if (arr_reserve((void **)&c->run.routes, c->run.nroutes,
-			&c->routes_cap, sizeof(*c->run.routes)) != 0 ||
-	    cfg_ix_reserve(&c->run_rt, c->run.nroutes + 1) != 0) {
-		req_fail(r, "out of memory");
-		return -1;
-	}
-	memset(&nh, 0, sizeof(nh));
-	if (ifidx >= 0) {
-		nh.type = NH_IFACE;
-		nh.port = (uint32_t)ifidx;
-	} else if (p != NULL) {
-		nh.port = p->port_id;
-		nh.type = rt->has_via ? NH_VIA : NH_CONNECTED;
-		if (rt->has_via) {
-			nh.family = (uint8_t)rt->via.family;
-			memcpy(nh.via, rt->via.a, sizeof(nh.via));
+	for (i = run->nports; i-- > 0;) {
+		const struct dp_port *dp_p = dp_port_named(c->dp,
+							   run->ports[i].name);
+
+		for (j = run->ports[i].naddrs; dp_p != NULL && j-- > 0;) {
+			struct cfg_prefix q = run->ports[i].addrs[j];
+
+			prefix_mask(&q);
+			if (prefix_eq(&q, p)) {
+				memset(nh, 0, sizeof(*nh));
+				nh->type = NH_CONNECTED;
+				nh->port = dp_p->port_id;
+				return true;
+			}
 		}
 	}
-	if (nh.type != 0) {
-		fib_change(c, &rt->prefix, &nh, r->err);
-		if (r->err->count != before)
-			return -1;
-	}
-	i = c->run.nroutes++;
-	c->run.routes[i] = *rt;
-	cfg_ix_add(&c->run_rt, prefix_hash(&rt->prefix), i);
-	/* routes to tunnel remotes may have changed */
-	ipsec_iface_mtu_refresh_in(c->dp, &rt->prefix);
-	return 0;
+	return false;
 }
 
 static int
 op_route_add(struct req *r)
 {
-	struct cfg_route rt;
-	struct cfg next;
+	struct ctl *c = r->c;
+	struct cfg_route rt, *a;
+	struct nexthop nh, inh;
 	char b[INET6_ADDRSTRLEN];
 	bool no_dev = req_get(r, "dev") == NULL && req_get(r, "via") != NULL;
-	size_t i;
+	bool local = false;
+	uint32_t *slot;
+	int rc = 0;
 
 	r->ctx.ignore = req_ignore;
 	if (no_dev) {
@@ -2039,49 +2202,65 @@ op_route_add(struct req *r)
 	if (cfg_parse_route_entry(&r->ctx, r->root, &rt) != 0 ||
 	    (no_dev && route_resolve_dev(r, &rt) != 0))
 		return -1;
-	if (r->c->ix_ok) {
-		uint64_t h = prefix_hash(&rt.prefix);
-		size_t it;
-
-		for (i = cfg_ix_first(&r->c->run_rt, h, &it); i != CFG_IX_NONE;
-		     i = cfg_ix_next(&r->c->run_rt, h, &it))
-			if (prefix_eq(&r->c->run.routes[i].prefix, &rt.prefix))
-				break;
-	} else {
-		for (i = 0; i < r->c->run.nroutes; i++)
-			if (prefix_eq(&r->c->run.routes[i].prefix, &rt.prefix))
-				break;
+	if (ri_ready(c) != 0) {
+		req_fail(r, "out of memory");
+		return -1;
 	}
-	if (i != CFG_IX_NONE && i < r->c->run.nroutes) {
+	slot = ri_slot(c, &rt.prefix);
+	if (*slot != 0) {
 		req_fail(r, "%s/%u is already routed (route-del it first)",
 			 cfg_addr_str(&rt.prefix.addr, b, sizeof(b)),
 			 rt.prefix.len);
 		return -1;
 	}
-	/* not a host route: no own address (`local`, which wins over every
-	 * route) can have its prefix, so the route is the FIB's at once */
-	if (r->c->ix_ok &&
-	    rt.prefix.len < (rt.prefix.addr.family == AF_INET ? 32 : 128))
-		return route_add_direct(r, &rt);
-	if (req_copy(r, &next) != 0)
+	if (cfg_route_check(&c->run, &rt, c->run.nroutes, r->err) != 0 ||
+	    route_nexthop(&rt, dp_port_named(c->dp, rt.dev),
+			  ipsec_iface_find(c->dp->ipsec, rt.dev), &nh) != 0)
 		return -1;
-	if (APPEND(next.routes, next.nroutes, rt) != 0) {
-		cfg_free(&next);
-		req_fail(r, "out of memory");
-		return -1;
+	if (c->run.nroutes == c->routes_cap) {
+		size_t cap = c->routes_cap ? c->routes_cap * 2 : 16;
+
+		a = realloc(c->run.routes, cap * sizeof(*a));
+		if (a == NULL) {
+			req_fail(r, "out of memory");
+			return -1;
+		}
+		c->run.routes = a;
+		c->routes_cap = cap;
 	}
-	return req_commit(r, &next, NULL);
+	/* a configured route replaces a connected or peer one, never an own
+	 * address */
+	route_implicit(c, &rt.prefix, &inh, &local);
+	if (!local) {
+		rc = fib_add(c->dp->fib, &rt.prefix, &nh);
+		if (rc != 0) {
+			req_fail(r, "route %s/%u: cannot add: %s",
+				 cfg_addr_str(&rt.prefix.addr, b, sizeof(b)),
+				 rt.prefix.len, strerror(-rc));
+			return -1;
+		}
+	}
+	c->run.routes[c->run.nroutes] = rt;
+	*slot = (uint32_t)++c->run.nroutes;
+	/* the route to a tunnel's remote may have changed: the interfaces
+	 * whose remote the prefix holds */
+	ipsec_iface_mtu_refresh_in(c->dp, &rt.prefix);
+	return 0;
 }
 
 static int
 op_route_del(struct req *r)
 {
 	static const char *const keys[] = { "op", "prefix", "dev", "via", NULL };
+	struct ctl *c = r->c;
 	yaml_node_t *v[5] = { NULL };
 	struct cfg_prefix p;
-	struct cfg next;
+	struct nexthop inh;
+	char b[INET6_ADDRSTRLEN];
+	bool local = false;
 	const char *s;
-	size_t i, k;
+	uint32_t *slot, i, last;
+	int rc;
 
 	if (cfg_parse_fields(&r->ctx, r->root, keys, v, NULL) != 0)
 		return -1;
@@ -2102,19 +2281,39 @@ op_route_del(struct req *r)
 		p.addr = a;
 		p.len = a.family == AF_INET ? 32 : 128;
 	}
-	if (req_copy(r, &next) != 0)
+	if (ri_ready(c) != 0) {
+		req_fail(r, "out of memory");
 		return -1;
-	for (i = 0, k = 0; i < next.nroutes; i++)
-		if (!prefix_eq(&next.routes[i].prefix, &p))
-			next.routes[k++] = next.routes[i];
-	if (k == next.nroutes) {
-		cfg_free(&next);
+	}
+	slot = ri_slot(c, &p);
+	if (*slot == 0) {
 		req_fail(r, "no configured route for %s (connected, peer and local routes follow their ports and interfaces)",
 			 s);
 		return -1;
 	}
-	next.nroutes = k;
-	return req_commit(r, &next, NULL);
+	/* back to what the prefix has without the route */
+	prefix_mask(&p);
+	if (!route_implicit(c, &p, &inh, &local))
+		rc = fib_del(c->dp->fib, &p);
+	else
+		rc = local ? 0 : fib_add(c->dp->fib, &p, &inh);
+	if (rc != 0 && rc != -ENOENT) {
+		req_fail(r, "route %s/%u: cannot delete: %s",
+			 cfg_addr_str(&p.addr, b, sizeof(b)), p.len,
+			 strerror(-rc));
+		return -1;
+	}
+	/* the last route takes the freed place */
+	i = *slot - 1;
+	last = (uint32_t)c->run.nroutes - 1;
+	ri_remove(c, slot);
+	if (i != last) {
+		*ri_slot(c, &c->run.routes[last].prefix) = i + 1;
+		c->run.routes[i] = c->run.routes[last];
+	}
+	c->run.nroutes--;
+	ipsec_iface_mtu_refresh_in(c->dp, &p);
+	return 0;
 }
 
 static int

@@ -263,7 +263,7 @@ int
 main(int argc, char **argv)
 {
 	struct options opt = { 0 };
-	struct cfg cfg = { 0 }, next = { 0 };
+	struct cfg cfg = { 0 };
 	struct cfg_err err;
 	struct server *srv = NULL;
 	struct ctl *ctl = NULL;
@@ -315,16 +315,13 @@ main(int argc, char **argv)
 	gw.nb_mbufs = (uint32_t)opt.mbufs;
 	if (dp_setup(&gw, &cfg, &err) != 0 || dp_rcu_setup(&gw) != 0 ||
 	    (ctl = ctl_create(&gw, &cfg, opt.config)) == NULL ||
-	    cfg_copy(&next, &cfg) != 0 || ctl_load(ctl, &next, &err) != 0) {
+	    ctl_load(ctl, &cfg, &err) != 0) {
 		fprintf(stderr, "%s: not started: %u error%s\n", opt.config,
 			err.count, err.count == 1 ? "" : "s");
-		cfg_free(&next);	/* ctl_load takes it only when it applies */
-		goto out_ports;
+		goto out_ports;		/* cfg_free below wipes the keys */
 	}
-	/* the crypto sessions and the running configuration hold the keys
-	 * now: wipe the parsed copies */
-	for (w = 0; w < cfg.nsas; w++)
-		cfg_sa_wipe_keys(&cfg.sas[w]);
+	/* ctl_load took the configuration (it is the running one now, and
+	 * cfg is empty): no copy of a million routes for nothing */
 	srv = server_open(opt.socket, ctl_handle, ctl, msg, sizeof(msg));
 	if (srv == NULL) {
 		fprintf(stderr, "ipsecgw: control socket: %s\n", msg);
@@ -338,8 +335,8 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	printf("ipsecgw: %u port%s, %u worker%s, %zu route%s; running\n",
 	       gw.nports, gw.nports == 1 ? "" : "s", gw.nworkers,
-	       gw.nworkers == 1 ? "" : "s", cfg.nroutes,
-	       cfg.nroutes == 1 ? "" : "s");
+	       gw.nworkers == 1 ? "" : "s", ctl_nroutes(ctl),
+	       ctl_nroutes(ctl) == 1 ? "" : "s");
 	fflush(stdout);
 
 	for (w = 0; w < gw.nworkers; w++)

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The FIB: IPv4 prefixes in rte_lpm, IPv6 prefixes in rte_lpm6, both
- * pointing at an index into one table of next hops.
+ * The FIB: IPv4 prefixes in a DIR-24-8 table of our own (route.c says
+ * why not rte_lpm), IPv6 prefixes in rte_lpm6, both pointing at an index
+ * into one table of next hops.
  *
  * Next hops are shared: every route "via 192.168.0.254 dev wan0" uses the
  * same entry, so that an LPM result is a small integer and a next hop
  * change touches one place.  Entries are reference counted by the routes
- * that use them.
+ * that use them, and found by value through a hash.
+ *
+ * fib_add and fib_del cost the same with ten routes or a million (no step
+ * scans the table), so that a full table loads in a second or two and a
+ * route request does not slow down as the table grows.
  */
 #ifndef IPSECGW_ROUTE_H
 #define IPSECGW_ROUTE_H

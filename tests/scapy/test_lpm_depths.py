@@ -1,7 +1,8 @@
-"""Longest-prefix match at every depth that matters to rte_lpm / rte_lpm6.
+"""Longest-prefix match at every depth that matters to the IPv4 table
+(DIR-24-8, route.c) and rte_lpm6.
 
-A table of nested prefixes (IPv4 /0 to /32, across the tbl24 / tbl8 boundary
-of rte_lpm; IPv6 /0 to /128, on and off byte boundaries) sends each prefix
+A table of nested prefixes (IPv4 /0 to /32, across the tbl24 / tbl8 boundary;
+IPv6 /0 to /128, on and off byte boundaries) sends each prefix
 to its own next hop, some of them on a third port.  Every probe address (the
 first and last address of each prefix and the ones just outside it) is sent
 in one run, and where each one lands is computed by a plain reference model

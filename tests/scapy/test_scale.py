@@ -1,5 +1,5 @@
 """A table of a few thousand routes and hundreds of neighbors (each IPv4
-/32 in its own /24, so rte_lpm needs a tbl8 group per route; IPv6 /128s
+/32 in its own /24, so the IPv4 table needs a tbl8 group per route; IPv6 /128s
 and /64s): every route is probed once, in one run, and every probe leaves
 with the MAC of its own next hop."""
 import ipaddress

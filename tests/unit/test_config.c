@@ -464,6 +464,120 @@ static void test_base_is_good(void)
 	cfg_err_free(&err);
 }
 
+/*
+ * The file's list sections are composed one entry at a time (config.c,
+ * "The file's composer"): what yaml_parser_load's whole document gave must
+ * hold all the same -- anchors named from later entries and sections,
+ * lists given by alias, repeated sections, syntax errors after bad
+ * entries (the syntax error alone), a second document, and many entries.
+ */
+static void test_streamed_lists(void)
+{
+	static const char ports[] =
+		"ports:\n  wan0: { port: 0, address: [192.168.0.1/24] }\n";
+	struct cfg_err err;
+	struct cfg c;
+	char *big;
+	size_t i, len, cap = 5000 * 64 + 256;
+	int r;
+
+	r = load(BASE
+		 "routes:\n"
+		 "  - &r { prefix: 10.0.0.0/8, via: 192.168.0.2, dev: wan0 }\n"
+		 "  - { prefix: 10.1.0.0/16, dev: &d ipsec0 }\n"
+		 "  - { prefix: 10.2.0.0/16, dev: *d }\n"
+		 "neighbors:\n"
+		 "  - { address: 192.168.0.2, lladdr: \"02:00:00:00:00:02\", dev: wan0 }\n"
+		 "x-routes: *r\n", &c, &err);
+	check(r == -1 && find_msg(&err, "11:1", "unknown key 'x-routes'") != NULL &&
+	      err.count == 1, "an anchor in a list entry is named after the list");
+	if (err.count != 1)
+		dump_errors(&err);
+	cfg_free(&c);
+	cfg_err_free(&err);
+
+	r = load(BASE
+		 "routes:\n"
+		 "  - &r { prefix: 10.0.0.0/8, via: 192.168.0.2, dev: wan0 }\n"
+		 "  - { prefix: 10.1.0.0/16, dev: &d ipsec0 }\n"
+		 "  - { prefix: 10.2.0.0/16, dev: *d }\n", &c, &err);
+	check(r == 0 && c.nroutes == 3 && strcmp(c.routes[2].dev, "ipsec0") == 0 &&
+	      c.routes[1].pos.line == 7 && c.routes[2].pos.col == 5,
+	      "aliases between list entries");
+	if (r != 0)
+		dump_errors(&err);
+	cfg_free(&c);
+	cfg_err_free(&err);
+
+	/* an alias is the anchored node itself: messages point there */
+	expect_err("an entry that is an alias of an earlier one", BASE
+		   "routes:\n"
+		   "  - &r { prefix: 10.0.0.0/8, via: 192.168.0.2, dev: wan0 }\n"
+		   "  - *r\n", 1, "6:5",
+		   "routes[1]: 10.0.0.0/8 is already routed by routes[0]");
+	expect_err("a list given by alias", BASE
+		   "routes: &l\n"
+		   "  - { prefix: 10.0.0.0/8, dev: wan0 }\n"
+		   "sas: *l\n", 0, "6:7", "sas[0]: unknown key 'prefix'");
+	expect_err("a list section given twice", BASE
+		   "routes:\n"
+		   "  - { prefix: 10.0.0.0/8, dev: wan0 }\n"
+		   "routes:\n"
+		   "  - { prefix: 10.0.0.0/8, dev: nope }\n", 1, "7:1",
+		   "duplicate key 'routes' (first given at line 6)");
+	expect_err("a syntax error after bad entries is the one error", BASE
+		   "routes:\n"
+		   "  - { prefix: 10.0.0.0/8, dev: nope }\n"
+		   "  - { prefix: 10.1.0.0/16, dev: wan0\n"
+		   "  - x\n", 1, "9:1", "YAML syntax error");
+	expect_err("an undefined alias in a list entry", BASE
+		   "routes:\n"
+		   "  - { prefix: 10.0.0.0/8, dev: *nothing }\n", 1, "6:32",
+		   "found undefined alias");
+	expect_err("a duplicate anchor across entries", BASE
+		   "routes:\n"
+		   "  - { prefix: 10.0.0.0/8, dev: &a wan0 }\n"
+		   "  - { prefix: 10.1.0.0/16, dev: &a wan0 }\n", 1, "7:33",
+		   "found duplicate anchor");
+	expect_err("a second document after a list", BASE
+		   "routes:\n"
+		   "  - { prefix: 10.0.0.0/8, dev: nope }\n"
+		   "---\n"
+		   "routes: []\n", 1, "7:1", "only one YAML document is allowed");
+
+	/* many entries: every one in order, with its own position */
+	big = malloc(cap);
+	check(big != NULL, "memory for the many-routes text");
+	if (big == NULL)
+		return;
+	len = (size_t)snprintf(big, cap, "%sroutes:\n", ports);
+	for (i = 0; i < 5000; i++)
+		len += (size_t)snprintf(big + len, cap - len,
+					"  - { prefix: 16.%zu.%zu.0/24, via: 192.168.0.%zu, dev: wan0 }\n",
+					i / 256, i % 256, 2 + i % 4);
+	r = load(big, &c, &err);
+	check(r == 0 && c.nroutes == 5000 &&
+	      c.routes[4999].prefix.addr.a[1] == 19 &&
+	      c.routes[4999].prefix.addr.a[2] == 135 &&
+	      c.routes[4999].via.a[3] == 5 && c.routes[4999].pos.line == 5003 &&
+	      c.routes[0].pos.line == 4, "5000 routes, in order, with positions");
+	if (r != 0)
+		dump_errors(&err);
+	cfg_free(&c);
+	cfg_err_free(&err);
+	/* one bad among them: reported at its own line, nothing applied */
+	memcpy(strstr(big, "16.19.100.0/24"), "16.19.100.1/24", 14);
+	r = load(big, &c, &err);
+	check(r == -1 && err.count == 1 && cfg_is_empty(&c) &&
+	      find_msg(&err, "4968:15", "routes[4964]: prefix: 16.19.100.1/24 has host bits set") != NULL,
+	      "a bad route among 5000: its line and index");
+	if (err.count != 1 || r != -1)
+		dump_errors(&err);
+	cfg_free(&c);
+	cfg_err_free(&err);
+	free(big);
+}
+
 static void test_errors_structure(void)
 {
 	expect_err("unknown top-level key", "crypto: {}\nprots: {}\n", 1,
@@ -1255,6 +1369,7 @@ int main(int argc, char **argv)
 	test_empty();
 	test_base_is_good();
 	test_errors_structure();
+	test_streamed_lists();
 	test_errors_values();
 	test_sa_bound_by_addresses();
 	test_errors_sa_semantics();

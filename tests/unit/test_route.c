@@ -145,6 +145,120 @@ test_lpm4(void)
 	fib_free(fib);
 }
 
+/*
+ * The IPv4 table against a plain list of rules: random adds, replaces and
+ * deletes of overlapping prefixes from /8 to /32 (tbl8 groups made,
+ * shared and recycled), each followed by lookups of addresses around the
+ * changed prefix, which must give the longest match of the list.
+ */
+struct ref4 {
+	uint32_t ip;
+	uint8_t len;
+	int nh;			/* index into hops[], -1: none */
+};
+
+static int
+ref4_lookup(const struct ref4 *r, unsigned int n, uint32_t a)
+{
+	int best = -1, bestlen = -1;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		uint32_t m = r[i].len ? (uint32_t)(0xffffffffull << (32 - r[i].len)) : 0;
+
+		if (r[i].nh >= 0 && (a & m) == r[i].ip && r[i].len > bestlen) {
+			best = r[i].nh;
+			bestlen = r[i].len;
+		}
+	}
+	return best;
+}
+
+static void
+test_lpm4_random(void)
+{
+	static const uint8_t lens[] = { 8, 15, 16, 22, 23, 24, 25, 26, 28, 31, 32 };
+	struct fib *fib = fib_create("tr", 4096, 16, 64, SOCKET_ID_ANY);
+	struct nexthop hops[6];
+	struct ref4 ref[512];
+	unsigned int nref = 0, i, k, bad = 0, checks = 0;
+	uint64_t seed = 12345;
+
+	CHECK(fib != NULL, "fib_create random");
+	if (fib == NULL)
+		return;
+	for (i = 0; i < 6; i++)
+		hops[i] = (struct nexthop){ .type = NH_CONNECTED,
+					    .port = (uint16_t)(i + 1) };
+	for (i = 0; i < 20000; i++) {
+		uint32_t a, ip, probe;
+		uint8_t len;
+		struct cfg_prefix p = { .addr.family = AF_INET };
+		int nh, want;
+		const struct nexthop *got;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		/* 10.0.0.0/14: few enough /24s that prefixes overlap a lot */
+		a = 0x0a000000u | (uint32_t)((seed >> 20) & 0x3ffff);
+		len = lens[(seed >> 40) % sizeof(lens)];
+		ip = a & (uint32_t)(0xffffffffull << (32 - len));
+		nh = (int)((seed >> 50) % 6);
+		for (k = 0; k < nref; k++)
+			if (ref[k].ip == ip && ref[k].len == len)
+				break;
+		p.len = len;
+		ip = rte_cpu_to_be_32(ip);
+		memcpy(p.addr.a, &ip, 4);
+		ip = rte_be_to_cpu_32(ip);
+		if (k < nref && (seed >> 60) < 8) {
+			CHECK(fib_del(fib, &p) == 0, "del %08x/%u", ip, len);
+			ref[k] = ref[--nref];
+		} else if (k < nref || nref < 512) {
+			if (fib_add(fib, &p, &hops[nh]) != 0) {
+				CHECK(false, "add %08x/%u", ip, len);
+				continue;
+			}
+			if (k == nref)
+				nref++;
+			ref[k] = (struct ref4){ ip, len, nh };
+		}
+		/* around the prefix: its first, last and middle addresses and
+		 * their neighbours, and one random address */
+		for (k = 0; k < 7; k++) {
+			uint32_t span = len == 32 ? 0 :
+					(uint32_t)(0xffffffffu >> len);
+			uint32_t cand[] = { ip - 1, ip, ip + span / 2, ip + span,
+					    ip + span + 1, ip ^ 0x80,
+					    0x0a000000u | (uint32_t)((seed >> 8) & 0x3ffff) };
+
+			probe = cand[k];
+			fib_lookup4_bulk(fib, &probe, &got, 1);
+			want = ref4_lookup(ref, nref, probe);
+			checks++;
+			if ((want < 0 && got != NULL) ||
+			    (want >= 0 && (got == NULL || got->port != hops[want].port))) {
+				if (bad++ < 5)
+					printf("op %u (%08x/%u): lookup %08x: want %d got port %d\n",
+					       i, ip, len, probe, want,
+					       got != NULL ? (int)got->port : -1);
+			}
+		}
+	}
+	CHECK(bad == 0, "random IPv4 table: %u of %u lookups wrong", bad, checks);
+	/* delete everything: nothing left, every next hop released */
+	for (k = 0; k < nref; k++) {
+		struct cfg_prefix p = { .addr.family = AF_INET, .len = ref[k].len };
+		uint32_t ip = rte_cpu_to_be_32(ref[k].ip);
+
+		memcpy(p.addr.a, &ip, 4);
+		if (fib_del(fib, &p) != 0)
+			bad++;
+	}
+	CHECK(bad == 0 && fib_nexthops_used(fib) == 0,
+	      "all deleted, next hops released (%u left)", fib_nexthops_used(fib));
+	fib_free(fib);
+}
+
 static void
 test_lpm6(void)
 {
@@ -342,6 +456,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	test_lpm4();
+	test_lpm4_random();
 	test_lpm6();
 	test_neigh();
 	test_churn();
