@@ -447,13 +447,27 @@ class Capture:
             time.sleep(0.05)
 
     def stop(self):
+        """Once tcpdump has written what it was given (-U writes each
+        packet as it takes it: the file stops growing), stop it; frames it
+        had been handed but not yet taken when the signal came would be
+        missing from the file (its "received by filter" count says so)."""
         from scapy.utils import RawPcapReader
+        size, still, deadline = -1, 0, time.monotonic() + 10
+        while still < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            now = self.path.stat().st_size if self.path.exists() else 0
+            still = still + 1 if now == size else 0
+            size = now
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(timeout=20)
         self.errf.close()
         text = self.err.read_text()
         dropped = [line for line in text.splitlines() if "dropped by kernel" in line]
         assert dropped and dropped[0].split()[0] == "0", f"tcpdump lost packets:\n{text}"
+        got = [line for line in text.splitlines() if "captured" in line]
+        seen = [line for line in text.splitlines() if "received by filter" in line]
+        assert got and seen and got[0].split()[0] == seen[0].split()[0], \
+            f"tcpdump stopped before writing every packet it was given:\n{text}"
         r = RawPcapReader(str(self.path))
         try:
             return [Frame.parse(raw, meta.wirelen) for raw, meta in r]
