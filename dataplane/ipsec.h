@@ -33,6 +33,7 @@
 #include <rte_branch_prediction.h>
 #include <rte_ipsec.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_prefetch.h>
 #include <rte_spinlock.h>
 
 #include "control/config.h"
@@ -276,14 +277,10 @@ void ipsec_free(struct dp *dp);
 int ipsec_rcu_attach(struct dp *dp);
 struct ipsec_sa *ipsec_sad_lookup(const struct ipsec_ctx *ic, uint32_t spi,
 				  int family, const void *dst);
-/* ipsec_sad_lookup through a worker's cache; spi as on the wire. */
-static inline struct ipsec_sa *
-ipsec_sad_lookup_cached(const struct ipsec_ctx *ic, struct sad_cache *c,
-			rte_be32_t spi, int family, const uint8_t *dst)
+/* A SAD cache key as words, and its slot. */
+static inline uint32_t
+sad_cache_key(uint32_t w[6], rte_be32_t spi, int family, const uint8_t *dst)
 {
-	uint32_t w[6], h, gen;
-	struct ipsec_sa *sa;
-
 	w[0] = spi;
 	w[1] = (uint32_t)family;
 	if (family == AF_INET) {
@@ -292,8 +289,19 @@ ipsec_sad_lookup_cached(const struct ipsec_ctx *ic, struct sad_cache *c,
 	} else {
 		memcpy(&w[2], dst, 16);
 	}
-	h = ((w[0] ^ w[2] ^ w[3] ^ w[4] ^ w[5]) * 0x9e3779b1u) >>
-	    (32 - __builtin_ctz(SAD_CACHE_SIZE));
+	return ((w[0] ^ w[2] ^ w[3] ^ w[4] ^ w[5]) * 0x9e3779b1u) >>
+	       (32 - __builtin_ctz(SAD_CACHE_SIZE));
+}
+
+/* ipsec_sad_lookup through a worker's cache; spi as on the wire. */
+static inline struct ipsec_sa *
+ipsec_sad_lookup_cached(const struct ipsec_ctx *ic, struct sad_cache *c,
+			rte_be32_t spi, int family, const uint8_t *dst)
+{
+	uint32_t w[6], h, gen;
+	struct ipsec_sa *sa;
+
+	h = sad_cache_key(w, spi, family, dst);
 	gen = __atomic_load_n(&ic->sad_gen, __ATOMIC_ACQUIRE);
 	if (likely(c->slot[h].gen == gen && c->slot[h].w[0] == w[0] &&
 		   c->slot[h].w[1] == w[1] && c->slot[h].w[2] == w[2] &&
@@ -308,11 +316,46 @@ ipsec_sad_lookup_cached(const struct ipsec_ctx *ic, struct sad_cache *c,
 	}
 	return sa;
 }
+
+/*
+ * Look n SAs up at once (rte_hash's bulk lookup overlaps the misses of
+ * cold buckets), put what is found in the worker's cache and prefetch
+ * each SA: for bursts spread over many tunnels, before the packets are
+ * looked at one by one.  spi as on the wire; n <= DP_BURST.
+ */
+void ipsec_sad_warm(const struct ipsec_ctx *ic, struct sad_cache *c,
+		    const rte_be32_t *spi, const uint8_t *family,
+		    const uint8_t *const *dst, unsigned int n);
+
 /* The interface a worker sees at ifidx (NULL: deleted). */
 static inline const struct ipsec_iface *
 ipsec_iface_get(const struct ipsec_ctx *ic, uint32_t ifidx)
 {
 	return __atomic_load_n(&ic->ifp[ifidx], __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Prefetch what processing a group of an SA reads: the SA (all of it:
+ * its fields are spread over several lines), librte_ipsec's object and
+ * the crypto session (the key schedule).  For bursts that spread over
+ * many tunnels, where each group's state is cold and its misses would
+ * otherwise come one after another.
+ */
+#define IPSEC_PREFETCH_SES_LINES 16
+
+static inline void
+ipsec_sa_prefetch(const struct ipsec_sa *s)
+{
+	const char *p = (const char *)s, *o = (const char *)s->ss.sa;
+	const char *k = (const char *)s->crypto_ses;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(*s); i += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0(p + i);
+	for (i = 0; i < 4; i++)
+		rte_prefetch0(o + i * RTE_CACHE_LINE_SIZE);
+	for (i = 0; k != NULL && i < IPSEC_PREFETCH_SES_LINES; i++)
+		rte_prefetch0(k + i * RTE_CACHE_LINE_SIZE);
 }
 
 /* Control thread: interfaces (a validated cfg entry) and SAs. */

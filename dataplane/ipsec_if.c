@@ -423,6 +423,40 @@ ipsec_sad_lookup(const struct ipsec_ctx *ic, uint32_t spi, int family,
 	return data;
 }
 
+void
+ipsec_sad_warm(const struct ipsec_ctx *ic, struct sad_cache *c,
+	       const rte_be32_t *spi, const uint8_t *family,
+	       const uint8_t *const *dst, unsigned int n)
+{
+	struct sad_key k[RTE_HASH_LOOKUP_BULK_MAX];
+	const void *kp[RTE_HASH_LOOKUP_BULK_MAX];
+	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	uint64_t hits = 0;
+	uint32_t gen, w[6], h;
+	unsigned int i;
+
+	if (n > RTE_HASH_LOOKUP_BULK_MAX)
+		n = RTE_HASH_LOOKUP_BULK_MAX;
+	for (i = 0; i < n; i++) {
+		sad_key_make(&k[i], rte_be_to_cpu_32(spi[i]), family[i], dst[i]);
+		kp[i] = &k[i];
+	}
+	gen = __atomic_load_n(&ic->sad_gen, __ATOMIC_ACQUIRE);
+	if (rte_hash_lookup_bulk_data(ic->sad, kp, n, &hits, data) <= 0)
+		return;
+	for (i = 0; i < n; i++) {
+		struct ipsec_sa *sa = data[i];
+
+		if (!(hits & (UINT64_C(1) << i)))
+			continue;
+		ipsec_sa_prefetch(sa);
+		h = sad_cache_key(w, spi[i], family[i], dst[i]);
+		memcpy(c->slot[h].w, w, sizeof(w));
+		c->slot[h].gen = gen;
+		c->slot[h].sa = sa;
+	}
+}
+
 int
 ipsec_init(struct dp *dp, const struct cfg *cfg, struct cfg_err *err)
 {

@@ -468,6 +468,57 @@ inbound_gather(struct esp_pkt *p, uint16_t n)
 	memcpy(p, q, n * sizeof(q[0]));
 }
 
+/*
+ * A burst of ESP for many tunnels: look their SAs up together and
+ * prefetch them before the packets are checked one by one (each would
+ * otherwise wait for its own misses in turn).  Only where the burst's
+ * first packets have different SPIs (one tunnel's burst pays four
+ * compares); what is malformed is left to esp_lookup.
+ */
+#define WARM_MIN 4
+
+/* The SPI of ESP packet i of the burst, or false if it is too short. */
+static inline bool
+esp_spi(const struct burst *b, unsigned int i, rte_be32_t *spi)
+{
+	const uint32_t off = sizeof(struct rte_ether_hdr) + b->esp_in_hlen[i];
+
+	if (rte_pktmbuf_data_len(b->esp_in[i]) < off + sizeof(struct rte_esp_hdr))
+		return false;
+	*spi = rte_pktmbuf_mtod_offset(b->esp_in[i], const struct rte_esp_hdr *,
+				       off)->spi;
+	return true;
+}
+
+static void
+inbound_warm(struct dp_lcore *lc, const struct burst *b)
+{
+	rte_be32_t spi[DP_BURST], first, x;
+	uint8_t fam[DP_BURST];
+	const uint8_t *dst[DP_BURST];
+	unsigned int i, n = 0;
+
+	if (!esp_spi(b, 0, &first))
+		return;
+	for (i = 1; i < WARM_MIN; i++)
+		if (!esp_spi(b, i, &x) || x == first)
+			return;
+	for (i = 0; i < b->nin; i++) {
+		struct rte_mbuf *m = b->esp_in[i];
+		const uint8_t *l3 = rte_pktmbuf_mtod_offset(m, const uint8_t *,
+					sizeof(struct rte_ether_hdr));
+
+		if (!esp_spi(b, i, &spi[n]))
+			continue;
+		fam[n] = (uint8_t)pkt_family(m);
+		dst[n] = l3 + (fam[n] == AF_INET ?
+			       offsetof(struct rte_ipv4_hdr, dst_addr) :
+			       offsetof(struct rte_ipv6_hdr, dst_addr));
+		n++;
+	}
+	ipsec_sad_warm(lc->dp->ipsec, &lc->sadcache, spi, fam, dst, n);
+}
+
 void
 ipsec_inbound(struct dp_lcore *lc, struct burst *b, struct dp_counters *cport)
 {
@@ -475,6 +526,8 @@ ipsec_inbound(struct dp_lcore *lc, struct burst *b, struct dp_counters *cport)
 	struct esp_pkt p[DP_BURST];
 	uint16_t i, j, n = 0;
 
+	if (b->nin >= WARM_MIN)
+		inbound_warm(lc, b);
 	for (i = 0; i < b->nin; i++) {
 		int r = esp_lookup(ic, &lc->sadcache, b->esp_in[i],
 				   b->esp_in_hlen[i], &p[n]);

@@ -335,22 +335,61 @@ outbound_gather(struct burst *b)
 	memcpy(b->esp_out_if, ifx, n * sizeof(ifx[0]));
 }
 
+/*
+ * With many groups in a burst (traffic spread over many tunnels), fetch
+ * every group's state in parallel before processing any: the interface
+ * slots, then the interfaces, then their SAs and counters.  Each pass
+ * waits only for the one before; without it, each group waits for its
+ * own misses in turn.
+ */
+#define PREFETCH_GROUPS_MIN 4
+
+static void
+outbound_prefetch(struct dp_lcore *lc, const struct burst *b,
+		  const uint16_t *start, uint16_t ng)
+{
+	const struct ipsec_ctx *ic = lc->dp->ipsec;
+	const struct ipsec_iface *f[DP_BURST];
+	uint16_t g;
+
+	for (g = 0; g < ng; g++)
+		rte_prefetch0(&ic->ifp[b->esp_out_if[start[g]]]);
+	for (g = 0; g < ng; g++) {
+		f[g] = ipsec_iface_get(ic, b->esp_out_if[start[g]]);
+		if (f[g] != NULL) {
+			rte_prefetch0(f[g]);
+			rte_prefetch0((const char *)f[g] + RTE_CACHE_LINE_SIZE);
+		}
+		rte_prefetch0(&lc->ifcnt[b->esp_out_if[start[g]]]);
+	}
+	for (g = 0; g < ng; g++) {
+		const struct ipsec_sa *s = f[g] != NULL ? f[g]->out : NULL;
+
+		if (s != NULL) {
+			ipsec_sa_prefetch(s);
+			rte_prefetch0(&lc->sacnt[s->idx]);
+		}
+	}
+}
+
 /* One librte_ipsec call per group of packets for one interface and family. */
 void
 ipsec_outbound(struct dp_lcore *lc, struct burst *b)
 {
-	uint16_t i = 0, j;
+	uint16_t start[DP_BURST + 1], ng = 0, i, g;
 
 	outbound_gather(b);
-	while (i < b->nout) {
-		uint32_t ifidx = b->esp_out_if[i];
-		int family = pkt_family(b->esp_out[i]);
-
-		for (j = i + 1; j < b->nout && b->esp_out_if[j] == ifidx &&
-		     pkt_family(b->esp_out[j]) == family; j++)
-			;
-		outbound_group(lc, b, &b->esp_out[i], j - i, ifidx, family);
-		i = j;
-	}
+	for (i = 0; i < b->nout; i++)
+		if (i == 0 || b->esp_out_if[i] != b->esp_out_if[i - 1] ||
+		    pkt_family(b->esp_out[i]) != pkt_family(b->esp_out[i - 1]))
+			start[ng++] = i;
+	start[ng] = b->nout;
+	if (ng >= PREFETCH_GROUPS_MIN)
+		outbound_prefetch(lc, b, start, ng);
+	for (g = 0; g < ng; g++)
+		outbound_group(lc, b, &b->esp_out[start[g]],
+			       start[g + 1] - start[g],
+			       b->esp_out_if[start[g]],
+			       pkt_family(b->esp_out[start[g]]));
 	b->nout = 0;
 }
