@@ -64,14 +64,12 @@ struct ctl {
 	uint64_t last_tick;
 	uint64_t events_lost;
 	/*
-	 * The running routes by prefix, for route-add and route-del: slots
-	 * hold an index into run.routes plus one (0: empty).  Built when a
-	 * route request first needs it after a commit (which replaces
+	 * The running routes by prefix, for route-add and route-del.  Built
+	 * when a route request first needs it after a commit (which replaces
 	 * run.routes), then kept up to date by those requests.
 	 */
-	uint32_t *ri;
-	uint32_t ri_mask;
-	bool ri_stale;
+	struct cfg_ix run_rt;
+	bool rt_stale;
 	size_t routes_cap;		/* room in run.routes */
 };
 
@@ -922,7 +920,7 @@ ctl_commit(struct ctl *c, struct cfg *next, struct changes *ch,
 		cfg_lookup_free(nlk);
 	cfg_free(&c->run);
 	c->run = *next;
-	c->ri_stale = true;
+	c->rt_stale = true;
 	memset(next, 0, sizeof(*next));
 	run_reindex(c);
 	/* routes to tunnel remotes and outbound SAs may have changed */
@@ -982,6 +980,7 @@ ctl_create(struct dp *dp, const struct cfg *cfg, const char *file)
 	if (c == NULL)
 		return NULL;
 	c->dp = dp;
+	c->rt_stale = true;	/* the index is built on first use */
 	c->file = strdup(file);
 	c->run.crypto = cfg->crypto;
 	c->run.ports = calloc(cfg->nports + 1, sizeof(*cfg->ports));
@@ -1018,7 +1017,7 @@ ctl_free(struct ctl *c)
 	cfg_free(&c->run);
 	cfg_ix_free(&c->run_sa);
 	cfg_lookup_free(&c->run_lk);
-	free(c->ri);
+	cfg_ix_free(&c->run_rt);
 	free(c->file);
 	free(c->resv);
 	free(c);
@@ -2026,86 +2025,44 @@ route_resolve_dev(struct req *r, struct cfg_route *rt)
  * and errors are those of the commit path.
  */
 
-static uint32_t
-ri_hash(const struct cfg_prefix *p)
+static uint64_t
+prefix_hash(const struct cfg_prefix *p)
 {
-	uint64_t w[2] = { 0, 0 }, h;
-
-	memcpy(w, p->addr.a, p->addr.family == AF_INET ? 4 : 16);
-	h = (w[0] * 0xff51afd7ed558ccdull) ^ (w[1] * 0xc4ceb9fe1a85ec53ull) ^
-	    ((uint64_t)p->len << 8) ^ (uint64_t)p->addr.family;
-	h *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(h >> 32);
+	return cfg_ix_hash(p->addr.a, p->addr.family == AF_INET ? 4 : 16,
+			   ((uint64_t)p->addr.family << 8) | p->len);
 }
 
-/* The slot of prefix p in the index, or the empty slot where it goes. */
-static uint32_t *
-ri_slot(struct ctl *c, const struct cfg_prefix *p)
-{
-	uint32_t i = ri_hash(p) & c->ri_mask;
-
-	while (c->ri[i] != 0 && !prefix_eq(&c->run.routes[c->ri[i] - 1].prefix, p))
-		i = (i + 1) & c->ri_mask;
-	return &c->ri[i];
-}
-
-/* (Re)build the index for run.routes, with room for `more`. */
+/* The index of run.routes up to date, with room for one more route. */
 static int
-ri_build(struct ctl *c, size_t more)
+rt_ready(struct ctl *c)
 {
-	size_t need = (c->run.nroutes + more) * 2 + 64, slots = 64, i;
-	uint32_t *ri;
+	size_t i;
 
-	if (c->run.nroutes + more >= UINT32_MAX / 4)
-		return -1;
-	while (slots < need)
-		slots *= 2;
-	ri = calloc(slots, sizeof(*ri));
-	if (ri == NULL)
-		return -1;
-	free(c->ri);
-	c->ri = ri;
-	c->ri_mask = (uint32_t)(slots - 1);
-	for (i = 0; i < c->run.nroutes; i++)
-		*ri_slot(c, &c->run.routes[i].prefix) = (uint32_t)i + 1;
-	if (c->ri_stale)
+	if (c->rt_stale) {
+		cfg_ix_clear(&c->run_rt);
+		if (cfg_ix_reserve(&c->run_rt, c->run.nroutes + 1) != 0)
+			return -1;
+		for (i = 0; i < c->run.nroutes; i++)
+			cfg_ix_add(&c->run_rt,
+				   prefix_hash(&c->run.routes[i].prefix), i);
 		c->routes_cap = c->run.nroutes;
-	c->ri_stale = false;
-	return 0;
-}
-
-static int
-ri_ready(struct ctl *c)
-{
-	if (c->ri_stale || c->ri == NULL)
-		return ri_build(c, 1);
-	/* at most half full */
-	if ((c->run.nroutes + 1) * 2 > (size_t)c->ri_mask + 1)
-		return ri_build(c, c->run.nroutes + 1);
-	return 0;
-}
-
-/* Remove the slot of route index i (backward shift). */
-static void
-ri_remove(struct ctl *c, uint32_t *slot)
-{
-	uint32_t i = (uint32_t)(slot - c->ri), j = i, home;
-
-	for (;;) {
-		c->ri[i] = 0;
-		for (;;) {
-			j = (j + 1) & c->ri_mask;
-			if (c->ri[j] == 0)
-				return;
-			home = ri_hash(&c->run.routes[c->ri[j] - 1].prefix) &
-			       c->ri_mask;
-			if (i <= j ? (home <= i || home > j) :
-				     (home <= i && home > j))
-				break;
-		}
-		c->ri[i] = c->ri[j];
-		i = j;
+		c->rt_stale = false;
 	}
+	return cfg_ix_reserve(&c->run_rt, c->run.nroutes + 1);
+}
+
+/* The running route of prefix p, or CFG_IX_NONE. */
+static size_t
+rt_find(const struct ctl *c, const struct cfg_prefix *p)
+{
+	uint64_t h = prefix_hash(p);
+	size_t e, it;
+
+	for (e = cfg_ix_first(&c->run_rt, h, &it); e != CFG_IX_NONE;
+	     e = cfg_ix_next(&c->run_rt, h, &it))
+		if (prefix_eq(&c->run.routes[e].prefix, p))
+			return e;
+	return CFG_IX_NONE;
 }
 
 /*
@@ -2173,12 +2130,11 @@ static int
 op_route_add(struct req *r)
 {
 	struct ctl *c = r->c;
-	struct cfg_route rt, *a;
+	struct cfg_route rt;
 	struct nexthop nh, inh;
 	char b[INET6_ADDRSTRLEN];
 	bool no_dev = req_get(r, "dev") == NULL && req_get(r, "via") != NULL;
 	bool local = false;
-	uint32_t *slot;
 	int rc = 0;
 
 	r->ctx.ignore = req_ignore;
@@ -2202,12 +2158,11 @@ op_route_add(struct req *r)
 	if (cfg_parse_route_entry(&r->ctx, r->root, &rt) != 0 ||
 	    (no_dev && route_resolve_dev(r, &rt) != 0))
 		return -1;
-	if (ri_ready(c) != 0) {
+	if (rt_ready(c) != 0) {
 		req_fail(r, "out of memory");
 		return -1;
 	}
-	slot = ri_slot(c, &rt.prefix);
-	if (*slot != 0) {
+	if (rt_find(c, &rt.prefix) != CFG_IX_NONE) {
 		req_fail(r, "%s/%u is already routed (route-del it first)",
 			 cfg_addr_str(&rt.prefix.addr, b, sizeof(b)),
 			 rt.prefix.len);
@@ -2217,16 +2172,10 @@ op_route_add(struct req *r)
 	    route_nexthop(&rt, dp_port_named(c->dp, rt.dev),
 			  ipsec_iface_find(c->dp->ipsec, rt.dev), &nh) != 0)
 		return -1;
-	if (c->run.nroutes == c->routes_cap) {
-		size_t cap = c->routes_cap ? c->routes_cap * 2 : 16;
-
-		a = realloc(c->run.routes, cap * sizeof(*a));
-		if (a == NULL) {
-			req_fail(r, "out of memory");
-			return -1;
-		}
-		c->run.routes = a;
-		c->routes_cap = cap;
+	if (arr_reserve((void **)&c->run.routes, c->run.nroutes,
+			&c->routes_cap, sizeof(*c->run.routes)) != 0) {
+		req_fail(r, "out of memory");
+		return -1;
 	}
 	/* a configured route replaces a connected or peer one, never an own
 	 * address */
@@ -2240,8 +2189,9 @@ op_route_add(struct req *r)
 			return -1;
 		}
 	}
-	c->run.routes[c->run.nroutes] = rt;
-	*slot = (uint32_t)++c->run.nroutes;
+	/* cannot fail: rt_ready reserved the room */
+	cfg_ix_add(&c->run_rt, prefix_hash(&rt.prefix), c->run.nroutes);
+	c->run.routes[c->run.nroutes++] = rt;
 	/* the route to a tunnel's remote may have changed: the interfaces
 	 * whose remote the prefix holds */
 	ipsec_iface_mtu_refresh_in(c->dp, &rt.prefix);
@@ -2259,7 +2209,7 @@ op_route_del(struct req *r)
 	char b[INET6_ADDRSTRLEN];
 	bool local = false;
 	const char *s;
-	uint32_t *slot, i, last;
+	size_t i, last;
 	int rc;
 
 	if (cfg_parse_fields(&r->ctx, r->root, keys, v, NULL) != 0)
@@ -2281,12 +2231,12 @@ op_route_del(struct req *r)
 		p.addr = a;
 		p.len = a.family == AF_INET ? 32 : 128;
 	}
-	if (ri_ready(c) != 0) {
+	if (rt_ready(c) != 0) {
 		req_fail(r, "out of memory");
 		return -1;
 	}
-	slot = ri_slot(c, &p);
-	if (*slot == 0) {
+	i = rt_find(c, &p);
+	if (i == CFG_IX_NONE) {
 		req_fail(r, "no configured route for %s (connected, peer and local routes follow their ports and interfaces)",
 			 s);
 		return -1;
@@ -2304,11 +2254,11 @@ op_route_del(struct req *r)
 		return -1;
 	}
 	/* the last route takes the freed place */
-	i = *slot - 1;
-	last = (uint32_t)c->run.nroutes - 1;
-	ri_remove(c, slot);
+	last = c->run.nroutes - 1;
+	cfg_ix_del(&c->run_rt, prefix_hash(&c->run.routes[i].prefix), i);
 	if (i != last) {
-		*ri_slot(c, &c->run.routes[last].prefix) = i + 1;
+		cfg_ix_move(&c->run_rt, prefix_hash(&c->run.routes[last].prefix),
+			    last, i);
 		c->run.routes[i] = c->run.routes[last];
 	}
 	c->run.nroutes--;

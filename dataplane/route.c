@@ -10,6 +10,7 @@
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
 
+#include "control/index.h"
 #include "dataplane/route.h"
 
 /*
@@ -205,6 +206,20 @@ t4_cover(const struct t4 *t, uint32_t ip, uint8_t depth, uint8_t *cdepth)
 	return 0;
 }
 
+static void
+t4_free(struct t4 *t)
+{
+	if (t == NULL)
+		return;
+	rte_free(t->tbl24);
+	rte_free(t->tbl8);
+	free(t->clean);
+	free(t->wait);
+	free(t->wait_token);
+	free(t->rules);
+	free(t);
+}
+
 static struct t4 *
 t4_create(uint32_t max_rules, int socket)
 {
@@ -224,13 +239,7 @@ t4_create(uint32_t max_rules, int socket)
 	t->wait_token = malloc(T4_NGROUPS * sizeof(*t->wait_token));
 	if (t->tbl24 == NULL || t->tbl8 == NULL || t->clean == NULL ||
 	    t->wait == NULL || t->wait_token == NULL || t4_rules_grow(t) != 0) {
-		rte_free(t->tbl24);
-		rte_free(t->tbl8);
-		free(t->clean);
-		free(t->wait);
-		free(t->wait_token);
-		free(t->rules);
-		free(t);
+		t4_free(t);
 		return NULL;
 	}
 	/* lowest group first */
@@ -238,20 +247,6 @@ t4_create(uint32_t max_rules, int socket)
 		t->clean[i] = T4_NGROUPS - 1 - i;
 	t->nclean = T4_NGROUPS;
 	return t;
-}
-
-static void
-t4_free(struct t4 *t)
-{
-	if (t == NULL)
-		return;
-	rte_free(t->tbl24);
-	rte_free(t->tbl8);
-	free(t->clean);
-	free(t->wait);
-	free(t->wait_token);
-	free(t->rules);
-	free(t);
 }
 
 /* A group nobody reads; UINT32_MAX when all are in use. */
@@ -435,13 +430,12 @@ struct fib {
 	uint32_t max_nh;
 	uint32_t used_nh;
 	/*
-	 * Next hops by value: an open-addressing hash of indexes into nh[]
-	 * (0: empty), so that finding the shared entry of a route costs the
-	 * same with 4 next hops as with 60 000.  Entries let go of wait in a
-	 * FIFO for their grace period; `fresh` counts those never used.
+	 * Next hops by value (an index of nh[], control/index.h), so that
+	 * finding the shared entry of a route costs the same with 4 next
+	 * hops as with 60 000.  Entries let go of wait in a FIFO for their
+	 * grace period; `fresh` counts those never used.
 	 */
-	uint32_t *nh_hash;
-	uint32_t nh_mask;
+	struct cfg_ix nh_ix;
 	uint32_t *nh_free;
 	uint64_t *nh_token;
 	uint32_t nh_free_head, nh_free_n;
@@ -461,23 +455,19 @@ fib_create(const char *name, uint32_t max_v4, uint32_t max_v6,
 {
 	char n[RTE_LPM6_NAMESIZE];
 	struct fib *fib;
-	uint32_t slots = 64;
 
 	fib = rte_zmalloc_socket("fib", sizeof(*fib), 0, socket);
 	if (fib == NULL)
 		return NULL;
 	fib->max_nh = max_nexthops;
 	fib->fresh = 1;
-	while (slots < max_nexthops * 2)
-		slots *= 2;
-	fib->nh_mask = slots - 1;
 	fib->nh = rte_calloc_socket("fib_nh", max_nexthops,
 				    sizeof(*fib->nh), 0, socket);
-	fib->nh_hash = calloc(slots, sizeof(*fib->nh_hash));
 	fib->nh_free = malloc(max_nexthops * sizeof(*fib->nh_free));
 	fib->nh_token = malloc(max_nexthops * sizeof(*fib->nh_token));
-	if (fib->nh == NULL || fib->nh_hash == NULL || fib->nh_free == NULL ||
-	    fib->nh_token == NULL)
+	/* room for every entry: adding one never fails */
+	if (fib->nh == NULL || fib->nh_free == NULL || fib->nh_token == NULL ||
+	    cfg_ix_init(&fib->nh_ix, max_nexthops) != 0)
 		goto fail;
 
 	fib->t4 = t4_create(max_v4, socket);
@@ -509,7 +499,7 @@ fib_free(struct fib *fib)
 	rte_lpm6_free(fib->lpm6[0]);
 	rte_lpm6_free(fib->lpm6[1]);
 	rte_free(fib->nh);
-	free(fib->nh_hash);
+	cfg_ix_free(&fib->nh_ix);
 	free(fib->nh_free);
 	free(fib->nh_token);
 	rte_free(fib);
@@ -544,7 +534,8 @@ nh_same(const struct nexthop *a, const struct nexthop *b)
 	       memcmp(a->via, b->via, a->family == AF_INET ? 4 : 16) == 0;
 }
 
-static uint32_t
+/* What nh_same compares. */
+static uint64_t
 nh_hash(const struct nexthop *nh)
 {
 	uint64_t h = (uint64_t)nh->type << 56;
@@ -560,52 +551,32 @@ nh_hash(const struct nexthop *nh)
 		h ^= (uint64_t)nh->family << 32;
 	}
 	h *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(h >> 32);
+	return h ^ h >> 32;	/* the index takes the low bits */
 }
 
-/* The hash slot holding an entry equal to nh, or the empty one. */
-static uint32_t *
-nh_slot(struct fib *fib, const struct nexthop *nh)
+/* The entry equal to nh, or 0. */
+static uint32_t
+nh_find(const struct fib *fib, const struct nexthop *nh)
 {
-	uint32_t i = nh_hash(nh) & fib->nh_mask;
+	uint64_t h = nh_hash(nh);
+	size_t e, it;
 
-	while (fib->nh_hash[i] != 0 && !nh_same(&fib->nh[fib->nh_hash[i]], nh))
-		i = (i + 1) & fib->nh_mask;
-	return &fib->nh_hash[i];
-}
-
-static void
-nh_unhash(struct fib *fib, uint32_t idx)
-{
-	uint32_t i = (uint32_t)(nh_slot(fib, &fib->nh[idx]) - fib->nh_hash);
-	uint32_t j = i, home;
-
-	for (;;) {
-		fib->nh_hash[i] = 0;
-		for (;;) {
-			j = (j + 1) & fib->nh_mask;
-			if (fib->nh_hash[j] == 0)
-				return;
-			home = nh_hash(&fib->nh[fib->nh_hash[j]]) & fib->nh_mask;
-			if (i <= j ? (home <= i || home > j) :
-				     (home <= i && home > j))
-				break;
-		}
-		fib->nh_hash[i] = fib->nh_hash[j];
-		i = j;
-	}
+	for (e = cfg_ix_first(&fib->nh_ix, h, &it); e != CFG_IX_NONE;
+	     e = cfg_ix_next(&fib->nh_ix, h, &it))
+		if (nh_same(&fib->nh[e], nh))
+			return (uint32_t)e;
+	return 0;
 }
 
 /* Index of an entry equal to nh, taking a reference; 0 when full. */
 static uint32_t
 nh_get(struct fib *fib, const struct nexthop *nh)
 {
-	uint32_t *slot = nh_slot(fib, nh);
-	uint32_t i;
+	uint32_t i = nh_find(fib, nh);
 
-	if (*slot != 0) {
-		fib->nh[*slot].refs++;
-		return *slot;
+	if (i != 0) {
+		fib->nh[i].refs++;
+		return i;
 	}
 	if (fib->fresh < fib->max_nh) {
 		i = fib->fresh++;
@@ -623,7 +594,7 @@ nh_get(struct fib *fib, const struct nexthop *nh)
 	}
 	fib->nh[i] = *nh;
 	fib->nh[i].refs = 1;
-	*slot = i;
+	cfg_ix_add(&fib->nh_ix, nh_hash(nh), i);
 	fib->used_nh++;
 	return i;
 }
@@ -638,7 +609,7 @@ nh_put(struct fib *fib, uint32_t i)
 	if (--fib->nh[i].refs != 0)
 		return;
 	fib->used_nh--;
-	nh_unhash(fib, i);
+	cfg_ix_del(&fib->nh_ix, nh_hash(&fib->nh[i]), i);
 	tail = (fib->nh_free_head + fib->nh_free_n) % fib->max_nh;
 	fib->nh_free[tail] = i;
 	fib->nh_token[tail] = fib->qsbr != NULL ?
